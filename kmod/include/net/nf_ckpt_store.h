@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * In-kernel API of nf_ckpt_store.ko, used by nf_ckpt_ct.ko.
+ *
+ * A record is (netns, connection ID, layer) -> payload, the payload being a
+ * stream of netlink attributes of that layer (see uapi/linux/nf_ckpt.h).
+ * The store copies what it is given; it never keeps the caller's pointers.
+ */
+#ifndef _NET_NF_CKPT_STORE_H
+#define _NET_NF_CKPT_STORE_H
+
+#include <linux/types.h>
+#include <linux/netlink.h>
+#include <linux/module.h>
+#include <uapi/linux/nf_ckpt.h>
+
+struct net;
+
+/* Largest payload of one record. */
+#define NF_CKPT_MAX_PAYLOAD	4096
+
+/* A record as a reader sees it: valid for the duration of the callback. */
+struct nf_ckpt_rec_view {
+	u64		id;
+	u16		layer;
+	u32		len;
+	u64		age_ms;		/* since the last put */
+	u64		expires_ms;	/* left until reaped, 0: never */
+	const struct nlattr *payload;	/* len bytes of attributes */
+};
+
+/*
+ * Called once per connection ID with all its records, base layer first (if
+ * present), then the others in layer order.  May sleep.  A negative return
+ * value stops the walk and is returned by the walker.
+ */
+typedef int (*nf_ckpt_conn_fn)(struct net *net, u64 id,
+			       const struct nf_ckpt_rec_view *recs,
+			       unsigned int nrecs, void *arg);
+
+/*
+ * Put or update one record.  Safe from softirq with GFP_ATOMIC.  expires_ms
+ * is the lifetime from now (0: never).  -ENOSPC when the store is full (the
+ * existing record, if any, is left as it was), -EINVAL for a bad layer or a
+ * payload that is not well-formed attributes of that layer.
+ */
+int nf_ckpt_store_put(struct net *net, u64 id, u16 layer,
+		      const void *payload, u32 len, u64 expires_ms, gfp_t gfp);
+
+/* Push the expiry of every record of an ID out to expires_ms from now. */
+int nf_ckpt_store_touch(struct net *net, u64 id, u64 expires_ms);
+
+/* Delete one layer of an ID; -ENOENT if absent.  Any context. */
+int nf_ckpt_store_del(struct net *net, u64 id, u16 layer);
+
+/* Delete every record of an ID; -ENOENT if absent.  Any context. */
+int nf_ckpt_store_forget(struct net *net, u64 id);
+
+/* Is there a record of this ID (any layer)?  Any context, lock-free. */
+bool nf_ckpt_store_has(struct net *net, u64 id);
+
+/* fn for one ID; -ENOENT if absent.  Process context. */
+int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
+			 void *arg);
+
+/* fn for every ID of the netns in ascending ID order.  Process context. */
+int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg);
+
+/* Random at store load; identifies the store instance. */
+u64 nf_ckpt_store_instance(void);
+
+/* Highest connection ID ever put or loaded, in any netns. */
+u64 nf_ckpt_store_highest_id(void);
+
+/* Result of a restore, reported to userspace as NF_CKPT_A_RESTORE. */
+struct nf_ckpt_restore_stats {
+	u32 restored;
+	u32 existing;
+	u32 expects;
+	u32 fail_nomem;
+	u32 fail_nospc;
+	u32 fail_helper;
+	u32 fail_nat;
+	u32 fail_inval;
+	u32 fail_other;
+	u32 fail_expect;
+};
+
+/*
+ * The firewall module registers itself so that NF_CKPT_CMD_RESTORE can ask
+ * it to reassemble the connections of a netns.  One restorer at a time.
+ */
+struct nf_ckpt_restorer {
+	struct module *owner;
+	int (*restore)(struct net *net, u32 flags,
+		       struct nf_ckpt_restore_stats *st,
+		       struct netlink_ext_ack *extack);
+};
+
+int nf_ckpt_store_register_restorer(const struct nf_ckpt_restorer *r);
+void nf_ckpt_store_unregister_restorer(const struct nf_ckpt_restorer *r);
+
+/* Attribute policies of the record payloads, one per layer. */
+extern const struct nla_policy nf_ckpt_base_policy[NF_CKPT_BASE_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_tuple_policy[NF_CKPT_TUPLE_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_nat_policy[NF_CKPT_NAT_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_l4_policy[NF_CKPT_L4_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_tcp_policy[NF_CKPT_TCP_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_tcpw_policy[NF_CKPT_TCPW_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_sctp_policy[NF_CKPT_SCTP_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_udp_policy[NF_CKPT_UDP_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_helper_policy[NF_CKPT_HELPER_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_seqadj_policy[NF_CKPT_SEQADJ_A_MAX + 1];
+extern const struct nla_policy
+	nf_ckpt_seqadj_dir_policy[NF_CKPT_SEQADJ_DIR_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_expect_policy[NF_CKPT_EXPECT_A_MAX + 1];
+extern const struct nla_policy nf_ckpt_exp_policy[NF_CKPT_EXP_A_MAX + 1];
+
+/* Validate a payload against its layer's policy (extack may be NULL). */
+int nf_ckpt_validate_payload(u16 layer, const struct nlattr *payload, u32 len,
+			     struct netlink_ext_ack *extack);
+
+#endif /* _NET_NF_CKPT_STORE_H */
