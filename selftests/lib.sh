@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers for the nfckpt selftests.  Source it after `set -e`.
+#
+# KTAP output: ktap_plan N, then one ok/fail/skip/mayfail per check, then
+# ktap_finished, which exits 0 (all passed), 1 (a check failed) or 4 (all
+# skipped).  Named network namespaces get a random suffix and are removed by
+# the EXIT trap, as are the modules this test loaded.
+
+ksft_pass=0
+ksft_fail=1
+ksft_skip=4
+
+NFCKPT_ROOT=${NFCKPT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+NFCKPT_MODDIR=${NFCKPT_MODDIR:-$NFCKPT_ROOT/build/$(uname -r)}
+CKPTCTL=${CKPTCTL:-$NFCKPT_ROOT/tools/ckptctl/ckptctl}
+STORE_KO=$NFCKPT_MODDIR/nf_ckpt_store.ko
+CT_KO=$NFCKPT_MODDIR/nf_ckpt_ct.ko
+
+_ktap_n=0
+_ktap_pass=0
+_ktap_fail=0
+_ktap_skip=0
+_cleanup_hooks=()
+_netns_list=()
+
+ktap_plan() {
+	echo "TAP version 13"
+	echo "1..$1"
+}
+
+ktap_info() {
+	echo "# $*"
+}
+
+ok() {
+	_ktap_n=$((_ktap_n + 1))
+	_ktap_pass=$((_ktap_pass + 1))
+	echo "ok $_ktap_n $*"
+}
+
+fail() {
+	_ktap_n=$((_ktap_n + 1))
+	_ktap_fail=$((_ktap_fail + 1))
+	echo "not ok $_ktap_n $*"
+}
+
+skip() {
+	_ktap_n=$((_ktap_n + 1))
+	_ktap_skip=$((_ktap_skip + 1))
+	echo "ok $_ktap_n $* # SKIP"
+}
+
+# A known-flaky check under TCG: reported, never fails the test.
+mayfail() {
+	_ktap_n=$((_ktap_n + 1))
+	_ktap_pass=$((_ktap_pass + 1))
+	echo "ok $_ktap_n $* # mayfail"
+}
+
+# check "description" cmd args...: ok if cmd succeeds, else fail.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# check_not "description" cmd args...: ok if cmd fails.
+check_not() {
+	local desc=$1
+	shift
+	if "$@"; then fail "$desc"; else ok "$desc"; fi
+}
+
+ktap_finished() {
+	ktap_info "totals: pass:$_ktap_pass fail:$_ktap_fail skip:$_ktap_skip"
+	if ((_ktap_fail > 0)); then
+		exit $ksft_fail
+	elif ((_ktap_pass == 0 && _ktap_skip > 0)); then
+		exit $ksft_skip
+	fi
+	exit $ksft_pass
+}
+
+# Skip the whole test (plan 1..0 style) with a reason.
+ktap_skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $*"
+	exit $ksft_skip
+}
+
+# Die in the middle of a test: reported as a failure of the test itself.
+die() {
+	echo "not ok $((_ktap_n + 1)) $* # aborted"
+	exit $ksft_fail
+}
+
+at_exit() {
+	_cleanup_hooks+=("$*")
+}
+
+_run_cleanup() {
+	local rc=$? i ns
+	set +e
+	for ((i = ${#_cleanup_hooks[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanup_hooks[i]}" >/dev/null 2>&1
+	done
+	for ns in "${_netns_list[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	exit $rc
+}
+trap _run_cleanup EXIT
+
+# netns_new VAR: create a namespace named after VAR with a random suffix and
+# store its name in VAR.
+netns_new() {
+	local name
+	name="$1-$(mktemp -u XXXXXX)"
+	ip netns add "$name"
+	ip -n "$name" link set lo up
+	_netns_list+=("$name")
+	printf -v "$1" '%s' "$name"
+}
+
+# topo_client_router_server: three namespaces on two veth links.
+#   $client 10.0.1.2 fd00:1::2  --  10.0.1.1 fd00:1::1  $router
+#   $router 10.0.2.1 fd00:2::1  --  10.0.2.2 fd00:2::2  $server
+# The router forwards; client and server route through it.
+topo_client_router_server() {
+	netns_new client
+	netns_new router
+	netns_new server
+	ip link add veth0 netns "$client" type veth peer name veth0 netns "$router"
+	ip link add veth1 netns "$router" type veth peer name veth0 netns "$server"
+	ip -n "$client" addr add 10.0.1.2/24 dev veth0
+	ip -n "$client" addr add fd00:1::2/64 dev veth0 nodad
+	ip -n "$router" addr add 10.0.1.1/24 dev veth0
+	ip -n "$router" addr add fd00:1::1/64 dev veth0 nodad
+	ip -n "$router" addr add 10.0.2.1/24 dev veth1
+	ip -n "$router" addr add fd00:2::1/64 dev veth1 nodad
+	ip -n "$server" addr add 10.0.2.2/24 dev veth0
+	ip -n "$server" addr add fd00:2::2/64 dev veth0 nodad
+	local ns
+	for ns in "$client" "$router" "$server"; do
+		ip netns exec "$ns" sh -c 'for l in /sys/class/net/veth*; do ip link set "${l##*/}" up; done'
+	done
+	ip -n "$client" route add default via 10.0.1.1
+	ip -n "$client" -6 route add default via fd00:1::1
+	ip -n "$server" route add default via 10.0.2.1
+	ip -n "$server" -6 route add default via fd00:2::1
+	ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$router" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# wait_until SECONDS cmd args...: poll every 0.1 s until cmd succeeds.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+mod_loaded() {
+	[[ -d /sys/module/$1 ]]
+}
+
+# Load our modules (any order of arguments: store, ct).  Registered for
+# unload at exit in reverse order.
+load_store() {
+	mod_loaded nf_ckpt_store && return 0
+	insmod "$STORE_KO" "$@"
+	at_exit "rmmod nf_ckpt_ct; rmmod nf_ckpt_store"
+}
+
+load_ct() {
+	load_store
+	mod_loaded nf_ckpt_ct && return 0
+	modprobe nf_conntrack
+	insmod "$CT_KO" "$@"
+	at_exit "rmmod nf_ckpt_ct"
+}
+
+require_modules_built() {
+	[[ -f $STORE_KO && -f $CT_KO ]] ||
+		ktap_skip_all "modules not built for $(uname -r): run make KVER=$(uname -r)"
+}
+
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || ktap_skip_all "$c not installed"
+	done
+}
