@@ -14,7 +14,8 @@
  * Commands (all need CAP_NET_ADMIN over the caller's network namespace):
  *
  *   NF_CKPT_CMD_STATUS   do    -> NF_CKPT_A_STATUS
- *   NF_CKPT_CMD_GET      do    NF_CKPT_A_ID -> one message per record
+ *   NF_CKPT_CMD_GET      do    NF_CKPT_A_ID -> one message, NF_CKPT_A_RECORD
+ *                              repeated: every record of the ID
  *                        dump  [NF_CKPT_A_ID] -> every record, ID order,
  *                              base layer first within an ID
  *   NF_CKPT_CMD_FORGET   do    NF_CKPT_A_ID [NF_CKPT_A_LAYER]
