@@ -182,7 +182,9 @@ class Genl:
                     err = struct.unpack_from("<i", payload)[0]
                     ext = ""
                     if fl & 0x200:  # NLM_F_ACK_TLVS
-                        skip = 20 if fl & 0x100 else 4 + struct.unpack_from("<I", payload, 4)[0]
+                        # the echoed request is padded to NLMSG_ALIGNTO
+                        skip = 20 if fl & 0x100 else \
+                            4 + ((struct.unpack_from("<I", payload, 4)[0] + 3) & ~3)
                         for at, av in parse_attrs(payload[skip:]):
                             if at == 1:
                                 ext = av.rstrip(b"\0").decode()
@@ -201,6 +203,11 @@ def cmd_malformed(argv):
                         nest(B_TUPLE_ORIG, nla(T_SRC, b"\1\2\3\4\5"))))
     big = nest(A_RECORD, u64(REC_ID, 900003), u16(REC_LAYER, L_HELPER),
                nla(REC_PAYLOAD | NLA_F_NESTED, nla(H_DATA, b"\0" * 5000)))
+
+    def base_with(attr):
+        return nest(A_RECORD, u64(REC_ID, 900004), u16(REC_LAYER, L_BASE),
+                    nla(REC_PAYLOAD | NLA_F_NESTED, attr))
+
     cases = [
         ("forget-no-id", CMD_FORGET, b""),
         ("forget-id-zero", CMD_FORGET, u64(A_ID, 0)),
@@ -215,6 +222,8 @@ def cmd_malformed(argv):
         ("load-bad-layer", CMD_LOAD, nest(A_RECORD, u64(REC_ID, 5), u16(REC_LAYER, 77),
                                           nla(REC_PAYLOAD | NLA_F_NESTED, b""))),
         ("load-bad-address", CMD_LOAD, good_base + bad_addr),
+        ("load-bad-family", CMD_LOAD, base_with(u8(B_FAMILY, 5))),
+        ("load-family-wrong-type", CMD_LOAD, base_with(u16(B_FAMILY, 2))),
         ("load-oversized-payload", CMD_LOAD, big),
         ("load-truncated-attr", CMD_LOAD, good_base[:-6]),
         ("restore-unknown-flags", CMD_RESTORE, u32(A_FLAGS, 0x100)),

@@ -1,724 +1,892 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nf_ckpt_store core: per-netns record tables, limits, expiry and the
- * in-kernel API used by nf_ckpt_ct.
+ * nf_ckpt_store core: per-netns record tables, global limits, expiry and
+ * the in-kernel API used by nf_ckpt_ct.
  *
- * Each netns keeps an rbtree of connection IDs under one spinlock.  Writers
- * are nf_ckpt_ct's rate-limited checkpoints and admin commands; readers
- * (dumps, walks, restore) hold the lock only long enough to take
- * references on one ID's records, so neither side stalls packet processing
- * for long.  Records are immutable and refcounted: an update publishes a
- * new record and drops the old one.
+ * Writers (nf_ckpt_ct from softirq, LOAD/FORGET/FLUSH, the reaper) lock
+ * one stripe of nf_ckpt_locks[], chosen by (netns, ID), so that puts of
+ * different connections run in parallel.  Readers (has, lookup, walk,
+ * dumps) take no lock: they look the ID up under RCU and take references
+ * on the records they hand out.  The ordered walk sorts a snapshot of the
+ * IDs of the netns.
+ *
+ * Accounting: a record costs the memory it is allocated (header plus
+ * payload, rounded up to the slab size); the ID's struct nf_ckpt_conn
+ * (72 bytes) and its hash bucket are not counted in bytes, but there is
+ * at most one per record.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/hash.h>
 #include <linux/module.h>
-#include <linux/slab.h>
+#include <linux/percpu.h>
+#include <linux/rhashtable.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/netns/hash.h>
 
 #include "store.h"
 
-unsigned long nf_ckpt_max_bytes __read_mostly = 256UL << 20;
-module_param_named(max_bytes, nf_ckpt_max_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_bytes, "Limit on bytes held by all records of all netns");
+#define NF_CKPT_LOCK_BITS	10
 
-unsigned long nf_ckpt_max_records __read_mostly = 4UL << 20;
-module_param_named(max_records, nf_ckpt_max_records, ulong, 0644);
-MODULE_PARM_DESC(max_records, "Limit on records held in all netns");
+/*
+ * The reaper runs every NF_CKPT_REAP_INTERVAL while the netns holds
+ * records with an expiry, and looks at NF_CKPT_REAP_MIN IDs or 1 /
+ * NF_CKPT_REAP_SWEEP of the table, whichever is more, NF_CKPT_REAP_CHUNK
+ * per RCU read section: a table of any size is swept every
+ * NF_CKPT_REAP_SWEEP runs, one of fewer than NF_CKPT_REAP_MIN IDs every run.
+ */
+#define NF_CKPT_REAP_INTERVAL	HZ
+#define NF_CKPT_REAP_MIN	4096
+#define NF_CKPT_REAP_SWEEP	8
+#define NF_CKPT_REAP_CHUNK	256
 
-static unsigned int nf_ckpt_reap_interval_ms __read_mostly = 1000;
-module_param_named(reap_interval_ms, nf_ckpt_reap_interval_ms, uint, 0644);
-MODULE_PARM_DESC(reap_interval_ms, "How often expired records are reaped");
+/* struct nf_ckpt_rec keeps the payload length in a u16. */
+static_assert(NF_CKPT_MAX_PAYLOAD <= U16_MAX);
 
-/* Conns examined per lock hold, and per reaper run. */
-#define NF_CKPT_REAP_BATCH	64
-#define NF_CKPT_REAP_BUDGET	16384
+/* Lifetimes beyond 2^42 ms (139 years) are clamped. */
+#define NF_CKPT_MAX_MS		BIT_ULL(42)
 
+static spinlock_t nf_ckpt_locks[1 << NF_CKPT_LOCK_BITS];
+static struct kmem_cache *nf_ckpt_conn_cache __read_mostly;
 static unsigned int nf_ckpt_net_id __read_mostly;
-static atomic64_t nf_ckpt_total_bytes = ATOMIC64_INIT(0);
-static atomic64_t nf_ckpt_total_records = ATOMIC64_INIT(0);
-static atomic64_t nf_ckpt_highest = ATOMIC64_INIT(0);
-static u64 nf_ckpt_instance_id __read_mostly;
+static atomic_long_t nf_ckpt_used_bytes = ATOMIC_LONG_INIT(0);
+static atomic_long_t nf_ckpt_used_records = ATOMIC_LONG_INIT(0);
 
-static DEFINE_MUTEX(nf_ckpt_restorer_lock);
-static const struct nf_ckpt_restorer *nf_ckpt_restorer;
+static const struct rhashtable_params nf_ckpt_conn_params = {
+	.head_offset		= offsetof(struct nf_ckpt_conn, node),
+	.key_offset		= offsetof(struct nf_ckpt_conn, id),
+	.key_len		= sizeof(u64),
+	.automatic_shrinking	= true,
+};
 
 struct nf_ckpt_net *nf_ckpt_pernet(const struct net *net)
 {
 	return net_generic(net, nf_ckpt_net_id);
 }
 
-u64 nf_ckpt_store_instance(void)
+static spinlock_t *nf_ckpt_lock(const struct net *net, u64 id)
 {
-	return nf_ckpt_instance_id;
+	return &nf_ckpt_locks[hash_64(id ^ net_hash_mix(net),
+				      NF_CKPT_LOCK_BITS)];
 }
-EXPORT_SYMBOL_GPL(nf_ckpt_store_instance);
 
-u64 nf_ckpt_store_highest_id(void)
+#define nf_ckpt_rec_locked(c, i, lock) \
+	rcu_dereference_protected((c)->rec[i], lockdep_is_held(lock))
+
+static u64 nf_ckpt_ms_to_jiffies(u64 ms)
 {
-	return atomic64_read(&nf_ckpt_highest);
+	ms = min_t(u64, ms, NF_CKPT_MAX_MS);
+	return max_t(u64, nsecs_to_jiffies64(ms * NSEC_PER_MSEC), 1);
 }
-EXPORT_SYMBOL_GPL(nf_ckpt_store_highest_id);
 
-void nf_ckpt_note_id(u64 id)
+/* Global limits ------------------------------------------------------ */
+
+static bool nf_ckpt_charge_one(atomic_long_t *used, long delta,
+			       unsigned long limit)
 {
-	s64 cur = atomic64_read(&nf_ckpt_highest);
-
-	while ((u64)cur < id) {
-		s64 old = atomic64_cmpxchg(&nf_ckpt_highest, cur, id);
-
-		if (old == cur)
-			break;
-		cur = old;
+	if (delta <= 0) {
+		atomic_long_add(delta, used);
+		return true;
 	}
+	if ((unsigned long)atomic_long_add_return(delta, used) <= limit)
+		return true;
+	atomic_long_sub(delta, used);
+	return false;
 }
 
-u32 nf_ckpt_rec_cost(const struct nf_ckpt_rec *r)
+/* Take room for records/bytes (either may be negative) or fail. */
+static bool nf_ckpt_charge(long records, long bytes)
 {
-	return sizeof(*r) + r->len;
+	if (!nf_ckpt_charge_one(&nf_ckpt_used_records, records,
+				READ_ONCE(nf_ckpt_max_records)))
+		return false;
+	if (nf_ckpt_charge_one(&nf_ckpt_used_bytes, bytes,
+			       READ_ONCE(nf_ckpt_max_bytes)))
+		return true;
+	atomic_long_sub(records, &nf_ckpt_used_records);
+	return false;
 }
 
-struct nf_ckpt_rec *nf_ckpt_rec_alloc(u64 id, u16 layer, const void *data,
-				      u32 len, u64 expires_ms, u64 age_ms,
-				      gfp_t gfp)
+static void nf_ckpt_charge_force(long records, long bytes)
 {
+	atomic_long_add(records, &nf_ckpt_used_records);
+	atomic_long_add(bytes, &nf_ckpt_used_bytes);
+}
+
+static void nf_ckpt_uncharge(long records, long bytes)
+{
+	atomic_long_sub(records, &nf_ckpt_used_records);
+	atomic_long_sub(bytes, &nf_ckpt_used_bytes);
+}
+
+/* Records ------------------------------------------------------------ */
+
+static long nf_ckpt_cost(u32 len)
+{
+	return kmalloc_size_roundup(sizeof(struct nf_ckpt_rec) + len);
+}
+
+static long nf_ckpt_rec_cost(const struct nf_ckpt_rec *r)
+{
+	return nf_ckpt_cost(r->len);
+}
+
+/*
+ * A new, unpublished record: expires_ms from now (0: never), last put
+ * age_ms ago.  The caller has validated layer and payload.
+ */
+struct nf_ckpt_rec *nf_ckpt_rec_alloc(u16 layer, const void *data, u32 len,
+				      u64 expires_ms, u64 age_ms, gfp_t gfp)
+{
+	u64 now = get_jiffies_64();
 	struct nf_ckpt_rec *r;
 
-	r = kmalloc(struct_size(r, data, len), gfp | __GFP_NOWARN);
+	r = kmalloc(sizeof(*r) + len, gfp | __GFP_NOWARN);
 	if (!r)
 		return NULL;
 	refcount_set(&r->ref, 1);
-	r->id = id;
 	r->layer = layer;
 	r->len = len;
-	memcpy(r->data, data, len);
-	age_ms = min_t(u64, age_ms, jiffies_to_msecs(jiffies - INITIAL_JIFFIES));
-	r->updated = jiffies - msecs_to_jiffies(age_ms);
-	r->expires = 0;
-	if (expires_ms)
-		r->expires = (jiffies + msecs_to_jiffies(expires_ms)) ?: 1;
+	r->updated = now;
+	if (age_ms)
+		r->updated -= min(nf_ckpt_ms_to_jiffies(age_ms), now);
+	r->expires = expires_ms ? now + nf_ckpt_ms_to_jiffies(expires_ms) : 0;
+	if (len)
+		memcpy(r->data, data, len);
 	return r;
 }
 
 void nf_ckpt_rec_put(struct nf_ckpt_rec *r)
 {
-	if (r && refcount_dec_and_test(&r->ref))
-		kfree(r);
+	if (refcount_dec_and_test(&r->ref))
+		kfree_rcu(r, rcu);
 }
 
-void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, struct nf_ckpt_rec_view *v)
+void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
+		      struct nf_ckpt_rec_view *v)
 {
-	unsigned long now = jiffies;
+	u64 expires = READ_ONCE(r->expires);
 
-	v->id = r->id;
+	v->id = id;
 	v->layer = r->layer;
 	v->len = r->len;
 	v->payload = (const struct nlattr *)r->data;
-	v->age_ms = jiffies_to_msecs(now - r->updated);
+	v->age_ms = time_after64(now, r->updated) ?
+		    jiffies64_to_msecs(now - r->updated) : 0;
 	v->expires_ms = 0;
-	if (r->expires)
-		v->expires_ms = time_before(now, r->expires) ?
-				jiffies_to_msecs(r->expires - now) : 1;
+	if (expires)
+		v->expires_ms = time_after64(expires, now) ?
+				max_t(u64, jiffies64_to_msecs(expires - now), 1) : 1;
 }
 
-/* Reserve room under the global limits; undone by nf_ckpt_unreserve(). */
-static int nf_ckpt_reserve(s64 bytes, s64 records)
+/* Per-netns counters, record r entering (sign 1) or leaving (-1). */
+static void nf_ckpt_account(struct nf_ckpt_net *cn,
+			    const struct nf_ckpt_rec *r, int sign)
 {
-	if (atomic64_add_return(bytes, &nf_ckpt_total_bytes) >
-	    (s64)READ_ONCE(nf_ckpt_max_bytes) && bytes > 0)
-		goto undo_bytes;
-	if (atomic64_add_return(records, &nf_ckpt_total_records) >
-	    (s64)READ_ONCE(nf_ckpt_max_records) && records > 0)
-		goto undo_records;
-	return 0;
+	unsigned int i = r->layer - 1;
+	long cost = sign * nf_ckpt_rec_cost(r);
 
-undo_records:
-	atomic64_sub(records, &nf_ckpt_total_records);
-undo_bytes:
-	atomic64_sub(bytes, &nf_ckpt_total_bytes);
-	return -ENOSPC;
+	this_cpu_add(cn->stats->records, sign);
+	this_cpu_add(cn->stats->bytes, cost);
+	this_cpu_add(cn->stats->lrecords[i], sign);
+	this_cpu_add(cn->stats->lbytes[i], cost);
+	if (READ_ONCE(r->expires))
+		this_cpu_add(cn->stats->timed, sign);
 }
 
-static void nf_ckpt_unreserve(s64 bytes, s64 records)
+/* Connections -------------------------------------------------------- */
+
+static struct nf_ckpt_conn *nf_ckpt_conn_lookup(struct nf_ckpt_net *cn,
+						u64 id)
 {
-	atomic64_sub(bytes, &nf_ckpt_total_bytes);
-	atomic64_sub(records, &nf_ckpt_total_records);
+	return rhashtable_lookup(&cn->conns, &id, nf_ckpt_conn_params);
 }
 
-static struct nf_ckpt_conn *nf_ckpt_conn_find(struct nf_ckpt_net *cn, u64 id)
+struct nf_ckpt_conn *nf_ckpt_conn_find_rcu(struct net *net, u64 id)
 {
-	struct rb_node *n = cn->conns.rb_node;
-
-	while (n) {
-		struct nf_ckpt_conn *c = rb_entry(n, struct nf_ckpt_conn, node);
-
-		if (id < c->id)
-			n = n->rb_left;
-		else if (id > c->id)
-			n = n->rb_right;
-		else
-			return c;
-	}
-	return NULL;
+	return nf_ckpt_conn_lookup(nf_ckpt_pernet(net), id);
 }
 
-/* First conn whose ID is > after (or >= after when inclusive). */
-static struct nf_ckpt_conn *nf_ckpt_conn_next(struct nf_ckpt_net *cn, u64 after,
-					      bool inclusive)
+static void nf_ckpt_conn_free_rcu(struct rcu_head *head)
 {
-	struct rb_node *n = cn->conns.rb_node;
-	struct nf_ckpt_conn *best = NULL;
-
-	while (n) {
-		struct nf_ckpt_conn *c = rb_entry(n, struct nf_ckpt_conn, node);
-
-		if (c->id > after || (inclusive && c->id == after)) {
-			best = c;
-			n = n->rb_left;
-		} else {
-			n = n->rb_right;
-		}
-	}
-	return best;
-}
-
-static void nf_ckpt_conn_link(struct nf_ckpt_net *cn, struct nf_ckpt_conn *new)
-{
-	struct rb_node **p = &cn->conns.rb_node, *parent = NULL;
-
-	while (*p) {
-		struct nf_ckpt_conn *c = rb_entry(*p, struct nf_ckpt_conn, node);
-
-		parent = *p;
-		p = new->id < c->id ? &(*p)->rb_left : &(*p)->rb_right;
-	}
-	rb_link_node(&new->node, parent, p);
-	rb_insert_color(&new->node, &cn->conns);
-	cn->stats.connections++;
-}
-
-static bool nf_ckpt_conn_empty(const struct nf_ckpt_conn *c)
-{
-	int l;
-
-	for (l = 1; l <= NF_CKPT_LAYER_MAX; l++)
-		if (c->rec[l])
-			return false;
-	return true;
-}
-
-static void nf_ckpt_conn_unlink(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c)
-{
-	rb_erase(&c->node, &cn->conns);
-	cn->stats.connections--;
-	kfree(c);
-}
-
-static void nf_ckpt_stats_add(struct nf_ckpt_net *cn, const struct nf_ckpt_rec *r,
-			      int sign)
-{
-	s64 cost = (s64)sign * nf_ckpt_rec_cost(r);
-
-	cn->stats.records += sign;
-	cn->stats.bytes += cost;
-	cn->stats.layer[r->layer].records += sign;
-	cn->stats.layer[r->layer].bytes += cost;
+	kmem_cache_free(nf_ckpt_conn_cache,
+			container_of(head, struct nf_ckpt_conn, rcu));
 }
 
 /*
- * Install r in c, returning the record it replaces (to be put by the caller
- * outside the lock).  The caller has reserved r's cost.
+ * Under the ID's lock, c being in the table: take record i out of c and
+ * drop the table's reference.  Returns whether it had expired, or -ENOENT.
  */
-static struct nf_ckpt_rec *nf_ckpt_install(struct nf_ckpt_net *cn,
-					   struct nf_ckpt_conn *c,
-					   struct nf_ckpt_rec *r)
+static int nf_ckpt_unpublish(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+			     unsigned int i, spinlock_t *lock, u64 now)
 {
-	struct nf_ckpt_rec *old = c->rec[r->layer];
+	struct nf_ckpt_rec *r = nf_ckpt_rec_locked(c, i, lock);
+	bool expired;
 
-	if (old) {
-		nf_ckpt_stats_add(cn, old, -1);
-		nf_ckpt_unreserve(nf_ckpt_rec_cost(old), 1);
-		cn->stats.updates++;
-	} else {
-		cn->stats.puts++;
+	if (!r)
+		return -ENOENT;
+	expired = nf_ckpt_rec_expired(r, now);
+	RCU_INIT_POINTER(c->rec[i], NULL);
+	nf_ckpt_account(cn, r, -1);
+	nf_ckpt_uncharge(1, nf_ckpt_rec_cost(r));
+	if (expired)
+		this_cpu_inc(cn->stats->expired);
+	else
+		this_cpu_inc(cn->stats->deletes);
+	nf_ckpt_rec_put(r);
+	return expired;
+}
+
+/* Under the ID's lock, c being in the table: drop c if it is now empty. */
+static void nf_ckpt_conn_gc(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < NF_CKPT_NLAYERS; i++)
+		if (rcu_access_pointer(c->rec[i]))
+			return;
+	rhashtable_remove_fast(&cn->conns, &c->node, nf_ckpt_conn_params);
+	this_cpu_dec(cn->stats->conns);
+	call_rcu(&c->rcu, nf_ckpt_conn_free_rcu);
+}
+
+static void nf_ckpt_reap_kick(struct nf_ckpt_net *cn)
+{
+	if (!delayed_work_pending(&cn->reap_work))
+		queue_delayed_work(system_power_efficient_wq, &cn->reap_work,
+				   NF_CKPT_REAP_INTERVAL);
+}
+
+/*
+ * Store r (unpublished, validated) as layer r->layer of id, replacing the
+ * record there.  Consumes r.  pre: what a LOAD batch already charged for
+ * it, or NULL to check the limits here.
+ */
+static int nf_ckpt_publish(struct net *net, u64 id, struct nf_ckpt_rec *r,
+			   const struct nf_ckpt_load_item *pre, gfp_t gfp)
+{
+	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
+	spinlock_t *lock = nf_ckpt_lock(net, id);
+	long held_records = pre ? pre->drecords : 0;
+	long held_bytes = pre ? pre->dbytes : 0;
+	struct nf_ckpt_conn *c, *newc = NULL;
+	unsigned int i = r->layer - 1;
+	bool timed = r->expires;
+	struct nf_ckpt_rec *old;
+	long drecords, dbytes;
+	int err;
+
+	for (;;) {
+		rcu_read_lock();
+		spin_lock_bh(lock);
+		c = nf_ckpt_conn_lookup(cn, id);
+		if (c || newc)
+			break;
+		spin_unlock_bh(lock);
+		rcu_read_unlock();
+		newc = kmem_cache_zalloc(nf_ckpt_conn_cache, gfp | __GFP_NOWARN);
+		if (!newc) {
+			err = -ENOMEM;
+			goto err_free;
+		}
+		newc->id = id;
 	}
-	c->rec[r->layer] = r;
-	nf_ckpt_stats_add(cn, r, 1);
-	return old;
+
+	old = c ? nf_ckpt_rec_locked(c, i, lock) : NULL;
+	drecords = old ? 0 : 1;
+	dbytes = nf_ckpt_rec_cost(r) - (old ? nf_ckpt_rec_cost(old) : 0);
+	if (pre) {
+		nf_ckpt_charge_force(drecords - held_records,
+				     dbytes - held_bytes);
+	} else if (!nf_ckpt_charge(drecords, dbytes)) {
+		this_cpu_inc(cn->stats->refused);
+		err = -ENOSPC;
+		goto err_unlock;
+	}
+	held_records = drecords;
+	held_bytes = dbytes;
+
+	if (!c) {
+		c = newc;
+		RCU_INIT_POINTER(c->rec[i], r);
+		err = rhashtable_insert_fast(&cn->conns, &c->node,
+					     nf_ckpt_conn_params);
+		if (err)
+			goto err_unlock;
+		newc = NULL;
+		this_cpu_inc(cn->stats->conns);
+	} else {
+		rcu_assign_pointer(c->rec[i], r);
+	}
+	nf_ckpt_account(cn, r, 1);
+	if (!old) {
+		this_cpu_inc(cn->stats->puts);
+	} else {
+		if (nf_ckpt_rec_expired(old, get_jiffies_64())) {
+			this_cpu_inc(cn->stats->expired);
+			this_cpu_inc(cn->stats->puts);
+		} else {
+			this_cpu_inc(cn->stats->updates);
+		}
+		nf_ckpt_account(cn, old, -1);
+		nf_ckpt_rec_put(old);
+	}
+	spin_unlock_bh(lock);
+
+	nf_ckpt_note_id(id);
+	nf_ckpt_notify_put(net, id, r);
+	rcu_read_unlock();
+
+	if (timed)
+		nf_ckpt_reap_kick(cn);
+	if (newc)
+		kmem_cache_free(nf_ckpt_conn_cache, newc);
+	return 0;
+
+err_unlock:
+	spin_unlock_bh(lock);
+	rcu_read_unlock();
+err_free:
+	nf_ckpt_uncharge(held_records, held_bytes);
+	if (newc)
+		kmem_cache_free(nf_ckpt_conn_cache, newc);
+	kfree(r);
+	return err;
 }
 
-/* Remove one layer; returns the record to put outside the lock. */
-static struct nf_ckpt_rec *nf_ckpt_remove(struct nf_ckpt_net *cn,
-					  struct nf_ckpt_conn *c, u16 layer)
+/*
+ * Remove the records of id, one layer or all (layer 0), and say so on the
+ * events group.  0 if a live record was removed, else -ENOENT.
+ */
+static int nf_ckpt_remove(struct net *net, u64 id, u16 layer)
 {
-	struct nf_ckpt_rec *old = c->rec[layer];
+	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
+	spinlock_t *lock = nf_ckpt_lock(net, id);
+	unsigned int i, live = 0, gone = 0;
+	u64 now = get_jiffies_64();
+	struct nf_ckpt_conn *c;
+	int ret;
 
-	if (!old)
-		return NULL;
-	c->rec[layer] = NULL;
-	nf_ckpt_stats_add(cn, old, -1);
-	nf_ckpt_unreserve(nf_ckpt_rec_cost(old), 1);
-	return old;
+	rcu_read_lock();
+	spin_lock_bh(lock);
+	c = nf_ckpt_conn_lookup(cn, id);
+	if (c) {
+		for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+			if (layer && i != layer - 1)
+				continue;
+			ret = nf_ckpt_unpublish(cn, c, i, lock, now);
+			if (ret < 0)
+				continue;
+			gone++;
+			if (!ret)
+				live++;
+		}
+		if (gone)
+			nf_ckpt_conn_gc(cn, c);
+	}
+	spin_unlock_bh(lock);
+	rcu_read_unlock();
+
+	if (gone)
+		nf_ckpt_notify_del(net, id, layer);
+	return live ? 0 : -ENOENT;
 }
 
-static bool nf_ckpt_valid_layer(u16 layer)
-{
-	return layer >= NF_CKPT_LAYER_BASE && layer <= NF_CKPT_LAYER_MAX;
-}
+/* The in-kernel API -------------------------------------------------- */
 
 int nf_ckpt_store_put(struct net *net, u64 id, u16 layer, const void *payload,
 		      u32 len, u64 expires_ms, gfp_t gfp)
 {
-	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	struct nf_ckpt_rec *r, *old;
-	struct nf_ckpt_conn *c, *spare;
+	struct nf_ckpt_rec *r;
 	int err;
 
-	if (!id || !nf_ckpt_valid_layer(layer) || len > NF_CKPT_MAX_PAYLOAD)
+	if (!id)
 		return -EINVAL;
 	err = nf_ckpt_validate_payload(layer, payload, len, NULL);
 	if (err)
 		return err;
-
-	r = nf_ckpt_rec_alloc(id, layer, payload, len, expires_ms, 0, gfp);
-	spare = kzalloc(sizeof(*spare), gfp | __GFP_NOWARN);
-	if (!r || !spare) {
-		err = -ENOMEM;
-		goto err_free;
-	}
-
-	spin_lock_bh(&cn->lock);
-	if (nf_ckpt_reserve(nf_ckpt_rec_cost(r), 1)) {
-		cn->stats.refused++;
-		spin_unlock_bh(&cn->lock);
-		err = -ENOSPC;
-		goto err_free;
-	}
-	c = nf_ckpt_conn_find(cn, id);
-	if (!c) {
-		c = spare;
-		spare = NULL;
-		c->id = id;
-		nf_ckpt_conn_link(cn, c);
-	}
-	refcount_inc(&r->ref);	/* for the event below */
-	old = nf_ckpt_install(cn, c, r);
-	spin_unlock_bh(&cn->lock);
-
-	nf_ckpt_note_id(id);
-	nf_ckpt_notify_put(net, r);
-	nf_ckpt_rec_put(r);
-	nf_ckpt_rec_put(old);
-	kfree(spare);
-	return 0;
-
-err_free:
-	kfree(spare);
-	kfree(r);
-	return err;
+	r = nf_ckpt_rec_alloc(layer, payload, len, expires_ms, 0, gfp);
+	if (!r)
+		return -ENOMEM;
+	return nf_ckpt_publish(net, id, r, NULL, gfp);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_put);
 
 int nf_ckpt_store_touch(struct net *net, u64 id, u64 expires_ms)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	unsigned long expires = 0;
+	spinlock_t *lock = nf_ckpt_lock(net, id);
+	u64 now = get_jiffies_64(), expires = 0;
 	struct nf_ckpt_conn *c;
-	int l, err = -ENOENT;
+	struct nf_ckpt_rec *r;
+	bool found = false;
+	unsigned int i;
 
 	if (expires_ms)
-		expires = (jiffies + msecs_to_jiffies(expires_ms)) ?: 1;
+		expires = now + nf_ckpt_ms_to_jiffies(expires_ms);
 
-	spin_lock_bh(&cn->lock);
-	c = nf_ckpt_conn_find(cn, id);
-	for (l = 1; c && l <= NF_CKPT_LAYER_MAX; l++) {
-		if (c->rec[l] && nf_ckpt_rec_live(c->rec[l])) {
-			/* Records are immutable but for this one word. */
-			WRITE_ONCE(c->rec[l]->expires, expires);
-			err = 0;
-		}
+	rcu_read_lock();
+	spin_lock_bh(lock);
+	c = nf_ckpt_conn_lookup(cn, id);
+	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
+		r = nf_ckpt_rec_locked(c, i, lock);
+		if (!r || nf_ckpt_rec_expired(r, now))
+			continue;
+		/* Records are immutable but for this word. */
+		if (!r->expires != !expires)
+			this_cpu_add(cn->stats->timed, expires ? 1 : -1);
+		WRITE_ONCE(r->expires, expires);
+		found = true;
 	}
-	spin_unlock_bh(&cn->lock);
-	return err;
+	spin_unlock_bh(lock);
+	rcu_read_unlock();
+
+	if (found && expires)
+		nf_ckpt_reap_kick(cn);
+	return found ? 0 : -ENOENT;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_touch);
 
-static int nf_ckpt_delete(struct net *net, u64 id, int layer)
-{
-	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	struct nf_ckpt_rec *gone[NF_CKPT_LAYER_MAX + 1] = {};
-	struct nf_ckpt_conn *c;
-	int l, n = 0;
-
-	spin_lock_bh(&cn->lock);
-	c = nf_ckpt_conn_find(cn, id);
-	if (c) {
-		for (l = 1; l <= NF_CKPT_LAYER_MAX; l++) {
-			if (layer && l != layer)
-				continue;
-			gone[l] = nf_ckpt_remove(cn, c, l);
-			if (gone[l]) {
-				n++;
-				cn->stats.deletes++;
-			}
-		}
-		if (nf_ckpt_conn_empty(c))
-			nf_ckpt_conn_unlink(cn, c);
-	}
-	spin_unlock_bh(&cn->lock);
-
-	if (!n)
-		return -ENOENT;
-	nf_ckpt_notify_del(net, id, layer);
-	for (l = 1; l <= NF_CKPT_LAYER_MAX; l++)
-		nf_ckpt_rec_put(gone[l]);
-	return 0;
-}
-
 int nf_ckpt_store_del(struct net *net, u64 id, u16 layer)
 {
-	if (!nf_ckpt_valid_layer(layer))
+	if (layer < 1 || layer > NF_CKPT_LAYER_MAX)
 		return -EINVAL;
-	return nf_ckpt_delete(net, id, layer);
+	return nf_ckpt_remove(net, id, layer);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_del);
 
 int nf_ckpt_store_forget(struct net *net, u64 id)
 {
-	return nf_ckpt_delete(net, id, 0);
+	return nf_ckpt_remove(net, id, 0);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_forget);
 
 bool nf_ckpt_store_has(struct net *net, u64 id)
 {
-	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
+	u64 now = get_jiffies_64();
 	struct nf_ckpt_conn *c;
 	bool found = false;
-	int l;
+	unsigned int i;
 
-	spin_lock_bh(&cn->lock);
-	c = nf_ckpt_conn_find(cn, id);
-	for (l = 1; c && l <= NF_CKPT_LAYER_MAX && !found; l++)
-		found = c->rec[l] && nf_ckpt_rec_live(c->rec[l]);
-	spin_unlock_bh(&cn->lock);
+	rcu_read_lock();
+	c = nf_ckpt_conn_find_rcu(net, id);
+	for (i = 0; c && !found && i < NF_CKPT_NLAYERS; i++)
+		found = nf_ckpt_conn_rec_rcu(c, i, now);
+	rcu_read_unlock();
 	return found;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_has);
 
-/*
- * Take references on the live records of the first ID after `after` (or of
- * exactly `after` when exact).  IDs whose records all expired are skipped.
- */
-int nf_ckpt_snap_next(struct nf_ckpt_net *cn, u64 after, bool exact,
-		      struct nf_ckpt_snap *s)
+/* References on the live records of id, in layer order; returns how many. */
+unsigned int nf_ckpt_snap_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
 {
+	u64 now = get_jiffies_64();
 	struct nf_ckpt_conn *c;
-	int l;
+	struct nf_ckpt_rec *r;
+	unsigned int i;
 
 	s->n = 0;
-	spin_lock_bh(&cn->lock);
-	c = exact ? nf_ckpt_conn_find(cn, after) : nf_ckpt_conn_next(cn, after, false);
-	while (c) {
-		for (l = 1; l <= NF_CKPT_LAYER_MAX; l++) {
-			struct nf_ckpt_rec *r = c->rec[l];
-
-			if (r && nf_ckpt_rec_live(r)) {
-				refcount_inc(&r->ref);
-				s->rec[s->n++] = r;
-			}
+	rcu_read_lock();
+	c = nf_ckpt_conn_find_rcu(net, id);
+	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
+		/* A record whose last reference is gone has been replaced. */
+		do {
+			r = rcu_dereference(c->rec[i]);
+		} while (r && !refcount_inc_not_zero(&r->ref));
+		if (!r)
+			continue;
+		if (nf_ckpt_rec_expired(r, now)) {
+			nf_ckpt_rec_put(r);
+			continue;
 		}
-		s->id = c->id;
-		if (s->n || exact)
-			break;
-		c = nf_ckpt_conn_next(cn, c->id, false);
+		s->rec[s->n++] = r;
 	}
-	spin_unlock_bh(&cn->lock);
-	return s->n ? 0 : -ENOENT;
+	rcu_read_unlock();
+	return s->n;
 }
 
-void nf_ckpt_snap_release(struct nf_ckpt_snap *s)
+void nf_ckpt_snap_put(struct nf_ckpt_snap *s)
 {
 	while (s->n)
 		nf_ckpt_rec_put(s->rec[--s->n]);
 }
 
-static int nf_ckpt_snap_call(struct net *net, struct nf_ckpt_snap *s,
+static int nf_ckpt_snap_call(struct net *net, u64 id, struct nf_ckpt_snap *s,
 			     nf_ckpt_conn_fn fn, void *arg)
 {
-	struct nf_ckpt_rec_view v[NF_CKPT_LAYER_MAX];
+	struct nf_ckpt_rec_view v[NF_CKPT_NLAYERS];
+	u64 now = get_jiffies_64();
 	unsigned int i;
 
 	for (i = 0; i < s->n; i++)
-		nf_ckpt_rec_view(s->rec[i], &v[i]);
-	return fn(net, s->id, v, s->n, arg);
+		nf_ckpt_rec_view(s->rec[i], id, now, &v[i]);
+	return fn(net, id, v, s->n, arg);
 }
 
-int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn, void *arg)
+int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
+			 void *arg)
 {
 	struct nf_ckpt_snap s;
 	int err;
 
-	err = nf_ckpt_snap_next(nf_ckpt_pernet(net), id, true, &s);
-	if (err)
-		return err;
-	err = nf_ckpt_snap_call(net, &s, fn, arg);
-	nf_ckpt_snap_release(&s);
+	might_sleep();
+	if (!nf_ckpt_snap_get(net, id, &s))
+		return -ENOENT;
+	err = nf_ckpt_snap_call(net, id, &s, fn, arg);
+	nf_ckpt_snap_put(&s);
 	return err;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_lookup);
 
-int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg)
+static int nf_ckpt_cmp_id(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The IDs of the netns, sorted, in a kvmalloc'ed array.  One RCU read
+ * section for the whole table: an rhashtable walk that pauses may miss
+ * entries removed meanwhile, and a walk must not miss any.  A resize
+ * restarts the walk from the new table's start (duplicates, removed by
+ * the sort).
+ */
+int nf_ckpt_snapshot_ids(struct net *net, u64 **idsp, size_t *np)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	struct nf_ckpt_snap s;
-	u64 cursor = 0;
-	int err = 0;
+	struct rhashtable_iter iter;
+	struct nf_ckpt_conn *c;
+	size_t cap, n, i, j;
+	bool full;
+	u64 *ids;
 
-	while (!nf_ckpt_snap_next(cn, cursor, false, &s)) {
-		cursor = s.id;
-		err = nf_ckpt_snap_call(net, &s, fn, arg);
-		nf_ckpt_snap_release(&s);
-		if (err < 0)
+	cap = atomic_read(&cn->conns.nelems);
+	cap += cap / 8 + 64;
+	for (;;) {
+		ids = kvmalloc_array(cap, sizeof(*ids), GFP_KERNEL);
+		if (!ids)
+			return -ENOMEM;
+		n = 0;
+		full = false;
+		rhashtable_walk_enter(&cn->conns, &iter);
+		rhashtable_walk_start(&iter);
+		while ((c = rhashtable_walk_next(&iter))) {
+			if (IS_ERR(c))
+				continue;
+			if (n == cap) {
+				full = true;
+				break;
+			}
+			ids[n++] = c->id;
+		}
+		rhashtable_walk_stop(&iter);
+		rhashtable_walk_exit(&iter);
+		if (!full)
 			break;
+		kvfree(ids);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cap *= 2;
+	}
+
+	sort(ids, n, sizeof(*ids), nf_ckpt_cmp_id, NULL);
+	for (i = j = 0; i < n; i++)
+		if (!j || ids[j - 1] != ids[i])
+			ids[j++] = ids[i];
+	*idsp = ids;
+	*np = j;
+	return 0;
+}
+
+int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg)
+{
+	struct nf_ckpt_snap s;
+	size_t n, i;
+	u64 *ids;
+	int err;
+
+	might_sleep();
+	err = nf_ckpt_snapshot_ids(net, &ids, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		if (nf_ckpt_snap_get(net, ids[i], &s)) {
+			err = nf_ckpt_snap_call(net, ids[i], &s, fn, arg);
+			nf_ckpt_snap_put(&s);
+			if (err < 0)
+				break;
+			err = 0;
+		}
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
 			break;
 		}
 		cond_resched();
 	}
-	return err < 0 ? err : 0;
+	kvfree(ids);
+	return err;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_walk);
 
+/* Admin commands ----------------------------------------------------- */
+
 /*
- * LOAD: all records of one message or none.  recs[] are unpublished; on
- * success they belong to the store, on failure to the caller.
+ * LOAD: items are validated, allocated and sorted by (ID, layer), without
+ * duplicates.  All or nothing as far as the exclusive check and the
+ * limits go; each record's rec is consumed (set to NULL) once stored.
+ * Writers racing on the same IDs are not excluded.
  */
-int nf_ckpt_insert_batch(struct net *net, struct nf_ckpt_rec **recs,
-			 unsigned int n, bool excl,
-			 struct netlink_ext_ack *extack)
+int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
+		       size_t n, bool excl, struct netlink_ext_ack *extack)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	struct nf_ckpt_conn **spare, *c;
-	struct nf_ckpt_rec **old;
-	unsigned int i, nspare = 0;
-	s64 bytes = 0;
+	long records = 0, bytes = 0;
+	u64 now = get_jiffies_64();
+	struct nf_ckpt_load_item *it;
+	struct nf_ckpt_conn *c;
+	struct nf_ckpt_rec *old;
+	size_t i, j;
 	int err = 0;
 
-	spare = kvcalloc(n, sizeof(*spare), GFP_KERNEL);
-	old = kvcalloc(n, sizeof(*old), GFP_KERNEL);
-	if (!spare || !old) {
-		err = -ENOMEM;
-		goto out;
-	}
+	rcu_read_lock();
 	for (i = 0; i < n; i++) {
-		spare[i] = kzalloc(sizeof(*spare[i]), GFP_KERNEL);
-		if (!spare[i]) {
-			err = -ENOMEM;
-			goto out;
+		it = &items[i];
+		c = nf_ckpt_conn_lookup(cn, it->id);
+		old = c ? rcu_dereference(c->rec[it->rec->layer - 1]) : NULL;
+		if (old && excl && !nf_ckpt_rec_expired(old, now)) {
+			NL_SET_ERR_MSG(extack,
+				       "a record of the message exists already");
+			err = -EEXIST;
+			break;
 		}
-		nspare++;
-		bytes += nf_ckpt_rec_cost(recs[i]);
+		it->drecords = old ? 0 : 1;
+		it->dbytes = nf_ckpt_rec_cost(it->rec) -
+			     (old ? nf_ckpt_rec_cost(old) : 0);
+		records += it->drecords;
+		bytes += it->dbytes;
 	}
+	rcu_read_unlock();
+	if (err)
+		return err;
 
-	spin_lock_bh(&cn->lock);
-	if (excl) {
-		for (i = 0; i < n; i++) {
-			c = nf_ckpt_conn_find(cn, recs[i]->id);
-			if (c && c->rec[recs[i]->layer]) {
-				spin_unlock_bh(&cn->lock);
-				NL_SET_ERR_MSG_MOD(extack,
-						   "a record of this message already exists");
-				err = -EEXIST;
-				goto out;
-			}
-		}
+	if (!nf_ckpt_charge(records, bytes)) {
+		this_cpu_add(cn->stats->refused, n);
+		NL_SET_ERR_MSG(extack,
+			       "the store is full (max_bytes, max_records)");
+		return -ENOSPC;
 	}
-	if (nf_ckpt_reserve(bytes, n)) {
-		cn->stats.refused += n;
-		spin_unlock_bh(&cn->lock);
-		NL_SET_ERR_MSG_MOD(extack, "store is full (max_bytes / max_records)");
-		err = -ENOSPC;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		c = nf_ckpt_conn_find(cn, recs[i]->id);
-		if (!c) {
-			c = spare[--nspare];
-			spare[nspare] = NULL;
-			c->id = recs[i]->id;
-			nf_ckpt_conn_link(cn, c);
-		}
-		old[i] = nf_ckpt_install(cn, c, recs[i]);
-	}
-	spin_unlock_bh(&cn->lock);
 
 	for (i = 0; i < n; i++) {
-		nf_ckpt_note_id(recs[i]->id);
-		nf_ckpt_notify_put(net, recs[i]);
-		nf_ckpt_rec_put(old[i]);
-	}
-out:
-	if (spare)
-		for (i = 0; i < n; i++)
-			kfree(spare[i]);
-	kvfree(spare);
-	kvfree(old);
-	return err;
-}
-
-/* Detach the whole tree under the lock, free it outside. */
-static struct rb_root nf_ckpt_detach_all(struct nf_ckpt_net *cn)
-{
-	struct rb_root root;
-	int l;
-
-	spin_lock_bh(&cn->lock);
-	root = cn->conns;
-	cn->conns = RB_ROOT;
-	cn->reap_cursor = 0;
-	cn->stats.deletes += cn->stats.records;
-	cn->stats.connections = 0;
-	cn->stats.records = 0;
-	cn->stats.bytes = 0;
-	for (l = 0; l <= NF_CKPT_LAYER_MAX; l++)
-		cn->stats.layer[l] = (struct nf_ckpt_layer_stats){};
-	spin_unlock_bh(&cn->lock);
-	return root;
-}
-
-static unsigned int nf_ckpt_free_tree(struct net *net, struct rb_root *root,
-				      bool notify)
-{
-	struct nf_ckpt_conn *c, *tmp;
-	unsigned int n = 0;
-	int l;
-
-	rbtree_postorder_for_each_entry_safe(c, tmp, root, node) {
-		for (l = 1; l <= NF_CKPT_LAYER_MAX; l++) {
-			if (!c->rec[l])
-				continue;
-			nf_ckpt_unreserve(nf_ckpt_rec_cost(c->rec[l]), 1);
-			nf_ckpt_rec_put(c->rec[l]);
-			n++;
+		it = &items[i];
+		err = nf_ckpt_publish(net, it->id, it->rec, it, GFP_KERNEL);
+		it->rec = NULL;
+		if (err) {
+			for (j = i + 1; j < n; j++)
+				nf_ckpt_uncharge(items[j].drecords,
+						 items[j].dbytes);
+			NL_SET_ERR_MSG(extack, "out of memory, loaded in part");
+			return err;
 		}
-		if (notify)
-			nf_ckpt_notify_del(net, c->id, 0);
-		kfree(c);
 		cond_resched();
 	}
-	return n;
+	return 0;
 }
 
-unsigned int nf_ckpt_flush(struct net *net)
+/* Forget every ID present when the flush starts. */
+int nf_ckpt_flush(struct net *net)
 {
-	struct rb_root root = nf_ckpt_detach_all(nf_ckpt_pernet(net));
+	size_t n, i;
+	u64 *ids;
+	int err;
 
-	return nf_ckpt_free_tree(net, &root, true);
+	err = nf_ckpt_snapshot_ids(net, &ids, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		nf_ckpt_remove(net, ids[i], 0);
+		cond_resched();
+	}
+	kvfree(ids);
+	return 0;
 }
 
 void nf_ckpt_stats_read(struct net *net, struct nf_ckpt_stats *st)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
+	s64 conns = 0, records = 0, bytes = 0, timed = 0;
+	s64 lrecords[NF_CKPT_NLAYERS] = {}, lbytes[NF_CKPT_NLAYERS] = {};
+	unsigned int i;
+	int cpu;
 
-	spin_lock_bh(&cn->lock);
-	*st = cn->stats;
-	spin_unlock_bh(&cn->lock);
+	memset(st, 0, sizeof(*st));
+	for_each_possible_cpu(cpu) {
+		const struct nf_ckpt_pcpu_stats *p = per_cpu_ptr(cn->stats, cpu);
+
+		conns += READ_ONCE(p->conns);
+		records += READ_ONCE(p->records);
+		bytes += READ_ONCE(p->bytes);
+		timed += READ_ONCE(p->timed);
+		st->puts += READ_ONCE(p->puts);
+		st->updates += READ_ONCE(p->updates);
+		st->deletes += READ_ONCE(p->deletes);
+		st->expired += READ_ONCE(p->expired);
+		st->refused += READ_ONCE(p->refused);
+		for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+			lrecords[i] += READ_ONCE(p->lrecords[i]);
+			lbytes[i] += READ_ONCE(p->lbytes[i]);
+		}
+	}
+	/* Sums of gauges read while they move may dip below zero. */
+	st->conns = max_t(s64, conns, 0);
+	st->records = max_t(s64, records, 0);
+	st->bytes = max_t(s64, bytes, 0);
+	st->timed = max_t(s64, timed, 0);
+	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+		st->lrecords[i] = max_t(s64, lrecords[i], 0);
+		st->lbytes[i] = max_t(s64, lbytes[i], 0);
+	}
 }
 
-struct nf_ckpt_reaped {
-	u64 id;
-	u16 layer;
-	struct nf_ckpt_rec *rec;
-};
+/* Expiry ------------------------------------------------------------- */
 
-/* One lock hold: reap up to NF_CKPT_REAP_BATCH conns from the cursor. */
-static unsigned int nf_ckpt_reap_batch(struct nf_ckpt_net *cn,
-				       struct nf_ckpt_reaped *out,
-				       unsigned int *nout, bool *wrapped)
+/* Under RCU: free the expired records of c. */
+static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+			      u64 now)
 {
-	struct nf_ckpt_conn *c, *next;
-	unsigned int seen = 0;
-	int l;
+	unsigned long gone = 0;
+	struct nf_ckpt_rec *r;
+	spinlock_t *lock;
+	unsigned int i;
+	u64 id = c->id;
 
-	*nout = 0;
-	spin_lock_bh(&cn->lock);
-	c = nf_ckpt_conn_next(cn, cn->reap_cursor, true);
-	while (c && seen < NF_CKPT_REAP_BATCH) {
-		next = rb_entry_safe(rb_next(&c->node), struct nf_ckpt_conn, node);
-		for (l = 1; l <= NF_CKPT_LAYER_MAX; l++) {
-			struct nf_ckpt_rec *r = c->rec[l];
-
-			if (!r || nf_ckpt_rec_live(r))
-				continue;
-			if (*nout == NF_CKPT_REAP_BATCH * NF_CKPT_LAYER_MAX)
-				break;
-			out[*nout].rec = nf_ckpt_remove(cn, c, l);
-			out[*nout].id = c->id;
-			out[*nout].layer = l;
-			(*nout)++;
-			cn->stats.expired++;
-		}
-		if (nf_ckpt_conn_empty(c))
-			nf_ckpt_conn_unlink(cn, c);
-		c = next;
-		seen++;
+	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+		r = rcu_dereference(c->rec[i]);
+		if (r && nf_ckpt_rec_expired(r, now))
+			break;
 	}
-	*wrapped = !c;
-	cn->reap_cursor = c ? c->id : 0;
-	spin_unlock_bh(&cn->lock);
-	return seen;
+	if (i == NF_CKPT_NLAYERS)
+		return;
+
+	lock = nf_ckpt_lock(cn->net, id);
+	spin_lock_bh(lock);
+	/* c may have left the table meanwhile: then it holds no record. */
+	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+		r = nf_ckpt_rec_locked(c, i, lock);
+		if (r && nf_ckpt_rec_expired(r, now) &&
+		    nf_ckpt_unpublish(cn, c, i, lock, now) > 0)
+			gone |= BIT(i);
+	}
+	if (gone)
+		nf_ckpt_conn_gc(cn, c);
+	spin_unlock_bh(lock);
+
+	for_each_set_bit(i, &gone, NF_CKPT_NLAYERS)
+		nf_ckpt_notify_del(cn->net, id, i + 1);
+}
+
+static bool nf_ckpt_has_timed(struct nf_ckpt_net *cn)
+{
+	s64 timed = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		timed += READ_ONCE(per_cpu_ptr(cn->stats, cpu)->timed);
+	return timed > 0;
 }
 
 static void nf_ckpt_reap_work(struct work_struct *work)
 {
 	struct nf_ckpt_net *cn = container_of(to_delayed_work(work),
 					      struct nf_ckpt_net, reap_work);
-	struct nf_ckpt_reaped *out;
-	unsigned int budget = 0, nout, i;
-	bool wrapped = false;
+	unsigned int budget, done = 0, chunk;
+	u64 now = get_jiffies_64();
+	struct nf_ckpt_conn *c;
+	bool end = false;
 
-	out = kmalloc_array(NF_CKPT_REAP_BATCH * NF_CKPT_LAYER_MAX,
-			    sizeof(*out), GFP_KERNEL);
-	if (!out)
-		goto resched;
-	while (!wrapped && budget < NF_CKPT_REAP_BUDGET) {
-		budget += nf_ckpt_reap_batch(cn, out, &nout, &wrapped);
-		for (i = 0; i < nout; i++) {
-			nf_ckpt_notify_del(cn->net, out[i].id, out[i].layer);
-			nf_ckpt_rec_put(out[i].rec);
+	budget = max_t(unsigned int, NF_CKPT_REAP_MIN,
+		       atomic_read(&cn->conns.nelems) / NF_CKPT_REAP_SWEEP);
+	while (!end && done < budget) {
+		rhashtable_walk_start(&cn->reap_iter);
+		for (chunk = 0; chunk < NF_CKPT_REAP_CHUNK; chunk++) {
+			c = rhashtable_walk_next(&cn->reap_iter);
+			if (IS_ERR(c))
+				continue;
+			if (!c) {
+				end = true;
+				break;
+			}
+			nf_ckpt_reap_conn(cn, c, now);
 		}
+		rhashtable_walk_stop(&cn->reap_iter);
+		done += chunk;
 		cond_resched();
 	}
-	kfree(out);
-resched:
-	queue_delayed_work(system_power_efficient_wq, &cn->reap_work,
-			   msecs_to_jiffies(max(nf_ckpt_reap_interval_ms, 10U)));
+	if (end) {
+		/* The next run starts a new sweep. */
+		rhashtable_walk_exit(&cn->reap_iter);
+		rhashtable_walk_enter(&cn->conns, &cn->reap_iter);
+	}
+	if (nf_ckpt_has_timed(cn))
+		queue_delayed_work(system_power_efficient_wq, &cn->reap_work,
+				   NF_CKPT_REAP_INTERVAL);
 }
+
+/* Network namespaces ------------------------------------------------- */
 
 static int __net_init nf_ckpt_net_init(struct net *net)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
+	int err;
 
 	cn->net = net;
-	spin_lock_init(&cn->lock);
-	cn->conns = RB_ROOT;
+	cn->stats = alloc_percpu(struct nf_ckpt_pcpu_stats);
+	if (!cn->stats)
+		return -ENOMEM;
+	err = rhashtable_init(&cn->conns, &nf_ckpt_conn_params);
+	if (err)
+		goto err_stats;
+	rhashtable_walk_enter(&cn->conns, &cn->reap_iter);
 	INIT_DELAYED_WORK(&cn->reap_work, nf_ckpt_reap_work);
-	queue_delayed_work(system_power_efficient_wq, &cn->reap_work,
-			   msecs_to_jiffies(nf_ckpt_reap_interval_ms));
 	return 0;
+
+err_stats:
+	free_percpu(cn->stats);
+	return err;
 }
 
+static void nf_ckpt_conn_destroy(void *ptr, void *arg)
+{
+	struct nf_ckpt_conn *c = ptr;
+	struct nf_ckpt_rec *r;
+	unsigned int i;
+
+	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+		r = rcu_dereference_protected(c->rec[i], true);
+		if (!r)
+			continue;
+		nf_ckpt_uncharge(1, nf_ckpt_rec_cost(r));
+		nf_ckpt_rec_put(r);
+	}
+	call_rcu(&c->rcu, nf_ckpt_conn_free_rcu);
+}
+
+/*
+ * The netns is gone: nothing puts into it any more (nf_ckpt_ct's pernet
+ * exit ran before ours) and no socket of it can send a request.
+ */
 static void __net_exit nf_ckpt_net_exit(struct net *net)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	struct rb_root root;
 
 	cancel_delayed_work_sync(&cn->reap_work);
-	root = nf_ckpt_detach_all(cn);
-	nf_ckpt_free_tree(net, &root, false);
+	rhashtable_walk_exit(&cn->reap_iter);
+	rhashtable_free_and_destroy(&cn->conns, nf_ckpt_conn_destroy, NULL);
+	free_percpu(cn->stats);
 }
 
 static struct pernet_operations nf_ckpt_net_ops = {
@@ -728,65 +896,30 @@ static struct pernet_operations nf_ckpt_net_ops = {
 	.size	= sizeof(struct nf_ckpt_net),
 };
 
-int nf_ckpt_store_register_restorer(const struct nf_ckpt_restorer *r)
-{
-	int err = 0;
-
-	mutex_lock(&nf_ckpt_restorer_lock);
-	if (nf_ckpt_restorer)
-		err = -EBUSY;
-	else
-		nf_ckpt_restorer = r;
-	mutex_unlock(&nf_ckpt_restorer_lock);
-	return err;
-}
-EXPORT_SYMBOL_GPL(nf_ckpt_store_register_restorer);
-
-void nf_ckpt_store_unregister_restorer(const struct nf_ckpt_restorer *r)
-{
-	mutex_lock(&nf_ckpt_restorer_lock);
-	if (nf_ckpt_restorer == r)
-		nf_ckpt_restorer = NULL;
-	mutex_unlock(&nf_ckpt_restorer_lock);
-}
-EXPORT_SYMBOL_GPL(nf_ckpt_store_unregister_restorer);
-
-bool nf_ckpt_restorer_present(void)
-{
-	return READ_ONCE(nf_ckpt_restorer);
-}
-
-/*
- * The mutex keeps the restorer registered (its module cannot finish
- * unregistering) for the whole call; restores are serialized.
- */
-int nf_ckpt_call_restorer(struct net *net, u32 flags,
-			  struct nf_ckpt_restore_stats *st,
-			  struct netlink_ext_ack *extack)
-{
-	const struct nf_ckpt_restorer *r;
-	int err;
-
-	mutex_lock(&nf_ckpt_restorer_lock);
-	r = nf_ckpt_restorer;
-	if (!r || !try_module_get(r->owner)) {
-		mutex_unlock(&nf_ckpt_restorer_lock);
-		NL_SET_ERR_MSG_MOD(extack, "nf_ckpt_ct is not loaded");
-		return -EOPNOTSUPP;
-	}
-	err = r->restore(net, flags, st, extack);
-	module_put(r->owner);
-	mutex_unlock(&nf_ckpt_restorer_lock);
-	return err;
-}
-
 int nf_ckpt_core_init(void)
 {
-	nf_ckpt_instance_id = get_random_u64();
-	return register_pernet_subsys(&nf_ckpt_net_ops);
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(nf_ckpt_locks); i++)
+		spin_lock_init(&nf_ckpt_locks[i]);
+
+	nf_ckpt_conn_cache = KMEM_CACHE(nf_ckpt_conn, 0);
+	if (!nf_ckpt_conn_cache)
+		return -ENOMEM;
+	err = register_pernet_subsys(&nf_ckpt_net_ops);
+	if (err)
+		goto err_cache;
+	return 0;
+
+err_cache:
+	kmem_cache_destroy(nf_ckpt_conn_cache);
+	return err;
 }
 
 void nf_ckpt_core_exit(void)
 {
 	unregister_pernet_subsys(&nf_ckpt_net_ops);
+	rcu_barrier();	/* nf_ckpt_conn_free_rcu() */
+	kmem_cache_destroy(nf_ckpt_conn_cache);
 }

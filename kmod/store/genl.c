@@ -2,141 +2,209 @@
 /*
  * The "nf_ckpt" generic-netlink family: status, get/dump, forget, flush,
  * load, restore, and the "events" multicast group.  Every operation needs
- * CAP_NET_ADMIN over the caller's netns: connection state is sensitive, so
- * this holds for reading ones too.
+ * CAP_NET_ADMIN over the caller's netns: connection state is sensitive,
+ * so this holds for the reading ones too.  All operations validate
+ * strictly; every -EINVAL comes with an extack message.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include <linux/sort.h>
 #include <net/genetlink.h>
 #include <net/sock.h>
 
 #include "store.h"
 
-enum nf_ckpt_mcgrp {
-	NF_CKPT_MCGRP_EVENTS_ID,
-};
+static struct genl_family nf_ckpt_genl_family;
+
+/* Cleared, then an RCU grace period, before the family goes away. */
+static bool nf_ckpt_events_on __read_mostly;
 
 static const struct genl_multicast_group nf_ckpt_mcgrps[] = {
-	[NF_CKPT_MCGRP_EVENTS_ID] = {
+	[NF_CKPT_GRP_EVENTS] = {
 		.name	= NF_CKPT_MCGRP_EVENTS,
 		.flags	= GENL_MCAST_CAP_NET_ADMIN,
 	},
 };
 
+/*
+ * The policy refuses ID 0, for the sake of dumps on 6.1, whose .start
+ * has no extack.  A range, not a validation function: an extack that
+ * points at a policy with a function makes 6.12's netlink_ack() WARN
+ * while it dumps the policy back.
+ */
+#define NF_CKPT_POLICY_ID	NLA_POLICY_MIN(NLA_U64, 1)
+
 static const struct nla_policy nf_ckpt_rec_policy[NF_CKPT_REC_A_MAX + 1] = {
-	[NF_CKPT_REC_A_ID]		= NLA_POLICY_MIN(NLA_U64, 1),
-	[NF_CKPT_REC_A_LAYER]		= NLA_POLICY_RANGE(NLA_U16, NF_CKPT_LAYER_BASE,
-							   NF_CKPT_LAYER_MAX),
+	[NF_CKPT_REC_A_PAD]		= { .type = NLA_BINARY },
+	[NF_CKPT_REC_A_ID]		= NF_CKPT_POLICY_ID,
+	[NF_CKPT_REC_A_LAYER]		= { .type = NLA_U16 },
 	[NF_CKPT_REC_A_AGE_MS]		= { .type = NLA_U64 },
 	[NF_CKPT_REC_A_EXPIRES_MS]	= { .type = NLA_U64 },
 	[NF_CKPT_REC_A_PAYLOAD]		= { .type = NLA_NESTED },
 };
 
-/* STATUS and FLUSH take no attributes: any is refused. */
-static const struct nla_policy nf_ckpt_none_policy[NF_CKPT_A_MAX + 1] = {
-};
-
 static const struct nla_policy nf_ckpt_get_policy[NF_CKPT_A_MAX + 1] = {
-	[NF_CKPT_A_ID]		= NLA_POLICY_MIN(NLA_U64, 1),
+	[NF_CKPT_A_ID]		= NF_CKPT_POLICY_ID,
 };
 
 static const struct nla_policy nf_ckpt_forget_policy[NF_CKPT_A_MAX + 1] = {
-	[NF_CKPT_A_ID]		= NLA_POLICY_MIN(NLA_U64, 1),
-	[NF_CKPT_A_LAYER]	= NLA_POLICY_RANGE(NLA_U16, NF_CKPT_LAYER_BASE,
-						   NF_CKPT_LAYER_MAX),
+	[NF_CKPT_A_ID]		= NF_CKPT_POLICY_ID,
+	[NF_CKPT_A_LAYER]	= { .type = NLA_U16 },
 };
 
 static const struct nla_policy nf_ckpt_load_policy[NF_CKPT_A_MAX + 1] = {
-	[NF_CKPT_A_FLAGS]	= NLA_POLICY_MASK(NLA_U32, NF_CKPT_LOAD_F_MASK),
+	[NF_CKPT_A_FLAGS]	= { .type = NLA_U32 },
 	[NF_CKPT_A_RECORD]	= NLA_POLICY_NESTED(nf_ckpt_rec_policy),
 };
 
 static const struct nla_policy nf_ckpt_restore_policy[NF_CKPT_A_MAX + 1] = {
-	[NF_CKPT_A_FLAGS]	= NLA_POLICY_MASK(NLA_U32, NF_CKPT_RESTORE_F_MASK),
+	[NF_CKPT_A_FLAGS]	= { .type = NLA_U32 },
 };
 
-int nf_ckpt_fill_record(struct sk_buff *skb, const struct nf_ckpt_rec *r)
+/* Request helpers ---------------------------------------------------- */
+
+static int nf_ckpt_check_id(const struct nlattr *attr, u64 *id,
+			    struct netlink_ext_ack *extack)
+{
+	*id = nla_get_u64(attr);
+	if (!*id) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "connection ID 0 is invalid");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int nf_ckpt_req_id(struct genl_info *info, u64 *id)
+{
+	if (GENL_REQ_ATTR_CHECK(info, NF_CKPT_A_ID)) {
+		GENL_SET_ERR_MSG(info, "missing NF_CKPT_A_ID");
+		return -EINVAL;
+	}
+	return nf_ckpt_check_id(info->attrs[NF_CKPT_A_ID], id, info->extack);
+}
+
+static int nf_ckpt_check_layer(const struct nlattr *attr, u16 *layer,
+			       struct netlink_ext_ack *extack)
+{
+	*layer = nla_get_u16(attr);
+	if (*layer < 1 || *layer > NF_CKPT_LAYER_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "unknown layer");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int nf_ckpt_req_flags(struct genl_info *info, u32 mask, u32 *flags)
+{
+	const struct nlattr *attr = info->attrs[NF_CKPT_A_FLAGS];
+
+	*flags = attr ? nla_get_u32(attr) : 0;
+	if (*flags & ~mask) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "unknown flags");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Messages ----------------------------------------------------------- */
+
+/* Room for one NF_CKPT_A_RECORD with a payload of len bytes. */
+static size_t nf_ckpt_rec_size(u32 len)
+{
+	return nla_total_size(0) +				/* RECORD */
+	       nla_total_size_64bit(sizeof(u64)) * 3 +	/* ID, AGE, EXPIRES */
+	       nla_total_size(sizeof(u16)) +			/* LAYER */
+	       nla_total_size(len);				/* PAYLOAD */
+}
+
+static int nf_ckpt_fill_rec(struct sk_buff *skb, u64 id,
+			    const struct nf_ckpt_rec *r, u64 now)
 {
 	struct nf_ckpt_rec_view v;
-	struct nlattr *rec, *payload;
+	struct nlattr *nest, *payload;
 
-	nf_ckpt_rec_view(r, &v);
-	rec = nla_nest_start(skb, NF_CKPT_A_RECORD);
-	if (!rec)
+	nf_ckpt_rec_view(r, id, now, &v);
+	nest = nla_nest_start(skb, NF_CKPT_A_RECORD);
+	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u64_64bit(skb, NF_CKPT_REC_A_ID, v.id, NF_CKPT_REC_A_PAD) ||
+	if (nla_put_u64_64bit(skb, NF_CKPT_REC_A_ID, id, NF_CKPT_REC_A_PAD) ||
 	    nla_put_u16(skb, NF_CKPT_REC_A_LAYER, v.layer) ||
 	    nla_put_u64_64bit(skb, NF_CKPT_REC_A_AGE_MS, v.age_ms,
 			      NF_CKPT_REC_A_PAD) ||
-	    (v.expires_ms &&
-	     nla_put_u64_64bit(skb, NF_CKPT_REC_A_EXPIRES_MS, v.expires_ms,
-			       NF_CKPT_REC_A_PAD)))
+	    nla_put_u64_64bit(skb, NF_CKPT_REC_A_EXPIRES_MS, v.expires_ms,
+			      NF_CKPT_REC_A_PAD))
 		goto cancel;
-	payload = nla_reserve(skb, NF_CKPT_REC_A_PAYLOAD, v.len);
+	payload = nla_reserve(skb, NF_CKPT_REC_A_PAYLOAD | NLA_F_NESTED, v.len);
 	if (!payload)
 		goto cancel;
-	payload->nla_type |= NLA_F_NESTED;
-	memcpy(nla_data(payload), r->data, v.len);
-	nla_nest_end(skb, rec);
+	memcpy(nla_data(payload), v.payload, v.len);
+	nla_nest_end(skb, nest);
 	return 0;
 
 cancel:
-	nla_nest_cancel(skb, rec);
+	nla_nest_cancel(skb, nest);
 	return -EMSGSIZE;
 }
 
-static void nf_ckpt_multicast(struct net *net, struct sk_buff *skb)
-{
-	genlmsg_multicast_netns(&nf_ckpt_genl_family, net, skb, 0,
-				NF_CKPT_MCGRP_EVENTS_ID, GFP_ATOMIC);
-}
+/* Events ------------------------------------------------------------- */
 
 static bool nf_ckpt_listeners(struct net *net)
 {
-	return genl_has_listeners(&nf_ckpt_genl_family, net,
-				  NF_CKPT_MCGRP_EVENTS_ID);
+	return READ_ONCE(nf_ckpt_events_on) &&
+	       genl_has_listeners(&nf_ckpt_genl_family, net,
+				  NF_CKPT_GRP_EVENTS);
 }
 
-void nf_ckpt_notify_put(struct net *net, const struct nf_ckpt_rec *r)
+/* Any context; called under RCU, which holds off nf_ckpt_genl_exit(). */
+void nf_ckpt_notify_put(struct net *net, u64 id, const struct nf_ckpt_rec *r)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
 	if (!nf_ckpt_listeners(net))
 		return;
-	skb = genlmsg_new(nla_total_size(r->len) + 128, GFP_ATOMIC);
+	skb = genlmsg_new(nf_ckpt_rec_size(r->len), GFP_ATOMIC);
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &nf_ckpt_genl_family, 0, NF_CKPT_CMD_PUT);
-	if (!hdr || nf_ckpt_fill_record(skb, r)) {
+	if (!hdr || nf_ckpt_fill_rec(skb, id, r, get_jiffies_64())) {
 		nlmsg_free(skb);
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	nf_ckpt_multicast(net, skb);
+	genlmsg_multicast_netns(&nf_ckpt_genl_family, net, skb, 0,
+				NF_CKPT_GRP_EVENTS, GFP_ATOMIC);
 }
 
+/* Any context. */
 void nf_ckpt_notify_del(struct net *net, u64 id, u16 layer)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
+	rcu_read_lock();
 	if (!nf_ckpt_listeners(net))
-		return;
-	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
+		goto out;
+	skb = genlmsg_new(nla_total_size_64bit(sizeof(u64)) +
+			  nla_total_size(sizeof(u16)), GFP_ATOMIC);
 	if (!skb)
-		return;
+		goto out;
 	hdr = genlmsg_put(skb, 0, 0, &nf_ckpt_genl_family, 0, NF_CKPT_CMD_DEL);
 	if (!hdr ||
 	    nla_put_u64_64bit(skb, NF_CKPT_A_ID, id, NF_CKPT_A_PAD) ||
 	    (layer && nla_put_u16(skb, NF_CKPT_A_LAYER, layer))) {
 		nlmsg_free(skb);
-		return;
+		goto out;
 	}
 	genlmsg_end(skb, hdr);
-	nf_ckpt_multicast(net, skb);
+	genlmsg_multicast_netns(&nf_ckpt_genl_family, net, skb, 0,
+				NF_CKPT_GRP_EVENTS, GFP_ATOMIC);
+out:
+	rcu_read_unlock();
 }
+
+/* STATUS ------------------------------------------------------------- */
 
 static int nf_ckpt_put_u64(struct sk_buff *skb, int type, u64 v)
 {
@@ -147,18 +215,18 @@ static int nf_ckpt_fill_layer_stats(struct sk_buff *skb,
 				    const struct nf_ckpt_stats *st)
 {
 	struct nlattr *nest;
-	int l;
+	unsigned int i;
 
-	for (l = NF_CKPT_LAYER_BASE; l <= NF_CKPT_LAYER_MAX; l++) {
-		if (!st->layer[l].records)
+	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
+		if (!st->lrecords[i])
 			continue;
 		nest = nla_nest_start(skb, NF_CKPT_STAT_A_LAYER);
 		if (!nest ||
-		    nla_put_u16(skb, NF_CKPT_LSTAT_A_LAYER, l) ||
+		    nla_put_u16(skb, NF_CKPT_LSTAT_A_LAYER, i + 1) ||
 		    nla_put_u64_64bit(skb, NF_CKPT_LSTAT_A_RECORDS,
-				      st->layer[l].records, NF_CKPT_LSTAT_A_PAD) ||
+				      st->lrecords[i], NF_CKPT_LSTAT_A_PAD) ||
 		    nla_put_u64_64bit(skb, NF_CKPT_LSTAT_A_BYTES,
-				      st->layer[l].bytes, NF_CKPT_LSTAT_A_PAD))
+				      st->lbytes[i], NF_CKPT_LSTAT_A_PAD))
 			return -EMSGSIZE;
 		nla_nest_end(skb, nest);
 	}
@@ -173,13 +241,17 @@ static int nf_ckpt_fill_status(struct sk_buff *skb, struct net *net)
 	nf_ckpt_stats_read(net, &st);
 	nest = nla_nest_start(skb, NF_CKPT_A_STATUS);
 	if (!nest ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_INSTANCE, nf_ckpt_store_instance()) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_HIGHEST_ID, nf_ckpt_store_highest_id()) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_CONNECTIONS, st.connections) ||
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_INSTANCE,
+			    nf_ckpt_store_instance()) ||
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_HIGHEST_ID,
+			    nf_ckpt_store_highest_id()) ||
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_CONNECTIONS, st.conns) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_RECORDS, st.records) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_BYTES, st.bytes) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_BYTES, READ_ONCE(nf_ckpt_max_bytes)) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_RECORDS, READ_ONCE(nf_ckpt_max_records)) ||
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_BYTES,
+			    READ_ONCE(nf_ckpt_max_bytes)) ||
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_RECORDS,
+			    READ_ONCE(nf_ckpt_max_records)) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_PUTS, st.puts) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_UPDATES, st.updates) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_DELETES, st.deletes) ||
@@ -211,240 +283,347 @@ static int nf_ckpt_cmd_status(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-/* GET do: one message with every record of the ID. */
+/* GET ---------------------------------------------------------------- */
+
+/* do: one message, NF_CKPT_A_RECORD repeated, the ID's records in order. */
 static int nf_ckpt_cmd_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct net *net = genl_info_net(info);
 	struct nf_ckpt_snap s;
 	struct sk_buff *msg;
 	size_t size = 0;
 	unsigned int i;
 	void *hdr;
+	int err;
 	u64 id;
 
-	if (GENL_REQ_ATTR_CHECK(info, NF_CKPT_A_ID))
-		return -EINVAL;
-	id = nla_get_u64(info->attrs[NF_CKPT_A_ID]);
-	if (nf_ckpt_snap_next(nf_ckpt_pernet(net), id, true, &s)) {
+	err = nf_ckpt_req_id(info, &id);
+	if (err)
+		return err;
+	if (!nf_ckpt_snap_get(genl_info_net(info), id, &s)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NF_CKPT_A_ID],
 				    "no record with this ID");
 		return -ENOENT;
 	}
 	for (i = 0; i < s.n; i++)
-		size += nla_total_size(s.rec[i]->len) + 64;
+		size += nf_ckpt_rec_size(s.rec[i]->len);
+	err = -ENOMEM;
 	msg = genlmsg_new(size, GFP_KERNEL);
 	if (!msg)
-		goto nomem;
+		goto out;
+	err = -EMSGSIZE;
 	hdr = genlmsg_put_reply(msg, info, &nf_ckpt_genl_family, 0,
 				NF_CKPT_CMD_GET);
 	if (!hdr)
-		goto nomem;
+		goto err_free;
 	for (i = 0; i < s.n; i++)
-		if (nf_ckpt_fill_record(msg, s.rec[i]))
-			goto nomem;
-	nf_ckpt_snap_release(&s);
+		if (nf_ckpt_fill_rec(msg, id, s.rec[i], get_jiffies_64()))
+			goto err_free;
 	genlmsg_end(msg, hdr);
+	nf_ckpt_snap_put(&s);
 	return genlmsg_reply(msg, info);
 
-nomem:
+err_free:
 	nlmsg_free(msg);
-	nf_ckpt_snap_release(&s);
-	return -ENOMEM;
+out:
+	nf_ckpt_snap_put(&s);
+	return err;
 }
 
 /*
- * GET dump, resumable: args[0] = last ID fully sent, args[1] = records of
- * the next ID already sent, args[2] = ID filter (0: all), args[3] = done.
+ * dump: the IDs present at the start, sorted, one message per record.
+ * Resumes at (pos, idx); holds no lock between messages; the snapshot is
+ * freed by .done, which netlink calls also for a dump abandoned halfway.
  */
+struct nf_ckpt_dump_ctx {
+	u64		*ids;
+	size_t		n;
+	size_t		pos;	/* index in ids */
+	unsigned int	idx;	/* next layer index of ids[pos] */
+};
+
+static_assert(sizeof(struct nf_ckpt_dump_ctx) <=
+	      sizeof_field(struct netlink_callback, ctx));
+
 static int nf_ckpt_dump_start(struct netlink_callback *cb)
 {
+	struct nf_ckpt_dump_ctx *ctx = (struct nf_ckpt_dump_ctx *)cb->ctx;
 	struct nlattr **attrs = nf_ckpt_genl_dump_attrs(cb);
+	int err;
+	u64 id;
 
-	if (attrs && attrs[NF_CKPT_A_ID])
-		cb->args[2] = nla_get_u64(attrs[NF_CKPT_A_ID]);
+	/* Any record fits in one skb, whatever buffer userspace reads with. */
+	cb->min_dump_alloc = nlmsg_total_size(GENL_HDRLEN +
+				nf_ckpt_rec_size(NF_CKPT_MAX_PAYLOAD));
+
+	if (attrs && attrs[NF_CKPT_A_ID]) {
+		err = nf_ckpt_check_id(attrs[NF_CKPT_A_ID], &id, cb->extack);
+		if (err)
+			return err;
+		ctx->ids = kvmalloc(sizeof(*ctx->ids), GFP_KERNEL);
+		if (!ctx->ids)
+			return -ENOMEM;
+		ctx->ids[0] = id;
+		ctx->n = 1;
+		return 0;
+	}
+	return nf_ckpt_snapshot_ids(sock_net(cb->skb->sk), &ctx->ids, &ctx->n);
+}
+
+static int nf_ckpt_dump_done(struct netlink_callback *cb)
+{
+	struct nf_ckpt_dump_ctx *ctx = (struct nf_ckpt_dump_ctx *)cb->ctx;
+
+	kvfree(ctx->ids);
+	ctx->ids = NULL;
+	return 0;
+}
+
+static int nf_ckpt_dump_rec(struct sk_buff *skb, struct netlink_callback *cb,
+			    u64 id, const struct nf_ckpt_rec *r, u64 now)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &nf_ckpt_genl_family, NLM_F_MULTI, NF_CKPT_CMD_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nf_ckpt_fill_rec(skb, id, r, now)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
 	return 0;
 }
 
 static int nf_ckpt_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct nf_ckpt_net *cn = nf_ckpt_pernet(sock_net(skb->sk));
-	u64 filter = cb->args[2];
-	struct nf_ckpt_snap s;
-	unsigned int i;
-	void *hdr;
+	struct nf_ckpt_dump_ctx *ctx = (struct nf_ckpt_dump_ctx *)cb->ctx;
+	struct net *net = sock_net(skb->sk);
+	u64 now = get_jiffies_64();
+	const struct nf_ckpt_rec *r;
+	struct nf_ckpt_conn *c;
+	unsigned int sent = 0;
+	int err = 0;
+	u64 id;
 
-	if (cb->args[3])
-		return 0;
-	for (;;) {
-		if (filter ? nf_ckpt_snap_next(cn, filter, true, &s) :
-			     nf_ckpt_snap_next(cn, cb->args[0], false, &s))
-			break;
-		if (filter && cb->args[0] == filter) {
-			nf_ckpt_snap_release(&s);
-			break;
+	rcu_read_lock();
+	for (; ctx->pos < ctx->n; ctx->pos++, ctx->idx = 0) {
+		id = ctx->ids[ctx->pos];
+		c = nf_ckpt_conn_find_rcu(net, id);
+		if (!c)
+			continue;
+		for (; ctx->idx < NF_CKPT_NLAYERS; ctx->idx++) {
+			r = nf_ckpt_conn_rec_rcu(c, ctx->idx, now);
+			if (!r)
+				continue;
+			err = nf_ckpt_dump_rec(skb, cb, id, r, now);
+			if (err)
+				goto out;
+			sent++;
 		}
-		for (i = cb->args[1]; i < s.n; i++) {
-			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
-					  cb->nlh->nlmsg_seq, &nf_ckpt_genl_family,
-					  NLM_F_MULTI, NF_CKPT_CMD_GET);
-			if (!hdr)
-				goto full;
-			if (nf_ckpt_fill_record(skb, s.rec[i])) {
-				genlmsg_cancel(skb, hdr);
-				goto full;
-			}
-			genlmsg_end(skb, hdr);
-		}
-		cb->args[0] = s.id;
-		cb->args[1] = 0;
-		nf_ckpt_snap_release(&s);
-		cond_resched();
 	}
-	cb->args[3] = 1;
-	return skb->len;
-
-full:
-	cb->args[1] = i;
-	nf_ckpt_snap_release(&s);
-	/* A single record larger than a dump skb cannot happen: payloads
-	 * are capped at NF_CKPT_MAX_PAYLOAD.
-	 */
+out:
+	rcu_read_unlock();
+	/* A record that does not fit an empty skb would loop forever. */
+	if (err && !sent)
+		return err;
 	return skb->len;
 }
+
+/* FORGET, FLUSH ------------------------------------------------------ */
 
 static int nf_ckpt_cmd_forget(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
-	u64 id;
+	u16 layer = 0;
 	int err;
+	u64 id;
 
-	if (GENL_REQ_ATTR_CHECK(info, NF_CKPT_A_ID))
-		return -EINVAL;
-	id = nla_get_u64(info->attrs[NF_CKPT_A_ID]);
-	if (info->attrs[NF_CKPT_A_LAYER])
-		err = nf_ckpt_store_del(net, id,
-					nla_get_u16(info->attrs[NF_CKPT_A_LAYER]));
-	else
+	err = nf_ckpt_req_id(info, &id);
+	if (err)
+		return err;
+	if (info->attrs[NF_CKPT_A_LAYER]) {
+		err = nf_ckpt_check_layer(info->attrs[NF_CKPT_A_LAYER], &layer,
+					  info->extack);
+		if (err)
+			return err;
+		err = nf_ckpt_store_del(net, id, layer);
+	} else {
 		err = nf_ckpt_store_forget(net, id);
+	}
 	if (err == -ENOENT)
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NF_CKPT_A_ID],
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[layer ? NF_CKPT_A_LAYER :
+							NF_CKPT_A_ID],
 				    "no such record");
 	return err;
 }
 
 static int nf_ckpt_cmd_flush(struct sk_buff *skb, struct genl_info *info)
 {
-	nf_ckpt_flush(genl_info_net(info));
-	return 0;
+	return nf_ckpt_flush(genl_info_net(info));
 }
 
-static struct nf_ckpt_rec *nf_ckpt_parse_record(const struct nlattr *nla,
-						struct netlink_ext_ack *extack,
-						int *err)
+/* LOAD --------------------------------------------------------------- */
+
+static int nf_ckpt_parse_rec(const struct nlattr *nla,
+			     struct nf_ckpt_load_item *it,
+			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[NF_CKPT_REC_A_MAX + 1];
-	const struct nlattr *pl;
-	struct nf_ckpt_rec *r;
+	const struct nlattr *payload;
 	u64 expires = 0, age = 0;
 	u16 layer;
+	int err;
 
-	*err = nla_parse_nested(tb, NF_CKPT_REC_A_MAX, nla, nf_ckpt_rec_policy,
-				extack);
-	if (*err)
-		return NULL;
-	*err = -EINVAL;
-	if (NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_ID) ||
-	    NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_LAYER) ||
-	    NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_PAYLOAD))
-		return NULL;
-	layer = nla_get_u16(tb[NF_CKPT_REC_A_LAYER]);
-	pl = tb[NF_CKPT_REC_A_PAYLOAD];
-	*err = nf_ckpt_validate_payload(layer, nla_data(pl), nla_len(pl), extack);
-	if (*err)
-		return NULL;
+	err = nla_parse_nested(tb, NF_CKPT_REC_A_MAX, nla, nf_ckpt_rec_policy,
+			       extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_ID)) {
+		NL_SET_ERR_MSG(extack, "record without NF_CKPT_REC_A_ID");
+		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_LAYER)) {
+		NL_SET_ERR_MSG(extack, "record without NF_CKPT_REC_A_LAYER");
+		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, nla, tb, NF_CKPT_REC_A_PAYLOAD)) {
+		NL_SET_ERR_MSG(extack, "record without NF_CKPT_REC_A_PAYLOAD");
+		return -EINVAL;
+	}
+	err = nf_ckpt_check_id(tb[NF_CKPT_REC_A_ID], &it->id, extack);
+	if (err)
+		return err;
+	err = nf_ckpt_check_layer(tb[NF_CKPT_REC_A_LAYER], &layer, extack);
+	if (err)
+		return err;
+	payload = tb[NF_CKPT_REC_A_PAYLOAD];
+	if (nla_len(payload) > NF_CKPT_MAX_PAYLOAD) {
+		NL_SET_ERR_MSG_ATTR(extack, payload,
+				    "payload larger than NF_CKPT_MAX_PAYLOAD");
+		return -EINVAL;
+	}
+	err = nf_ckpt_validate_payload(layer, nla_data(payload),
+				       nla_len(payload), extack);
+	if (err)
+		return err;
 	if (tb[NF_CKPT_REC_A_EXPIRES_MS])
 		expires = nla_get_u64(tb[NF_CKPT_REC_A_EXPIRES_MS]);
 	if (tb[NF_CKPT_REC_A_AGE_MS])
 		age = nla_get_u64(tb[NF_CKPT_REC_A_AGE_MS]);
-	r = nf_ckpt_rec_alloc(nla_get_u64(tb[NF_CKPT_REC_A_ID]), layer,
-			      nla_data(pl), nla_len(pl), expires, age, GFP_KERNEL);
-	*err = r ? 0 : -ENOMEM;
-	return r;
+	it->rec = nf_ckpt_rec_alloc(layer, nla_data(payload), nla_len(payload),
+				    expires, age, GFP_KERNEL);
+	return it->rec ? 0 : -ENOMEM;
 }
 
+static int nf_ckpt_item_cmp(const void *a, const void *b)
+{
+	const struct nf_ckpt_load_item *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (int)x->rec->layer - (int)y->rec->layer;
+}
+
+/*
+ * All or nothing: every record is checked and allocated first, then the
+ * exclusive check and the limits are applied to the whole message, then
+ * the records are stored.  AGE_MS back-dates the record.
+ */
 static int nf_ckpt_cmd_load(struct sk_buff *skb, struct genl_info *info)
 {
 	const struct nlattr *attrs = genlmsg_data(info->genlhdr);
 	int len = genlmsg_len(info->genlhdr);
-	struct nf_ckpt_rec **recs;
+	struct nf_ckpt_load_item *items;
 	const struct nlattr *nla;
-	unsigned int n = 0, i;
-	bool excl = false;
-	int rem, err = 0;
+	size_t n = 0, i = 0;
+	int rem, err;
+	u32 flags;
 
-	if (info->attrs[NF_CKPT_A_FLAGS])
-		excl = nla_get_u32(info->attrs[NF_CKPT_A_FLAGS]) &
-		       NF_CKPT_LOAD_F_EXCL;
+	err = nf_ckpt_req_flags(info, NF_CKPT_LOAD_F_MASK, &flags);
+	if (err)
+		return err;
 	nla_for_each_attr(nla, attrs, len, rem)
 		if (nla_type(nla) == NF_CKPT_A_RECORD)
 			n++;
 	if (!n) {
-		NL_SET_ERR_MSG_MOD(info->extack, "no NF_CKPT_A_RECORD to load");
+		GENL_REQ_ATTR_CHECK(info, NF_CKPT_A_RECORD);
+		GENL_SET_ERR_MSG(info, "missing NF_CKPT_A_RECORD");
 		return -EINVAL;
 	}
-	recs = kvcalloc(n, sizeof(*recs), GFP_KERNEL);
-	if (!recs)
+	items = kvcalloc(n, sizeof(*items), GFP_KERNEL);
+	if (!items)
 		return -ENOMEM;
-	i = 0;
+
 	nla_for_each_attr(nla, attrs, len, rem) {
 		if (nla_type(nla) != NF_CKPT_A_RECORD)
 			continue;
-		recs[i] = nf_ckpt_parse_record(nla, info->extack, &err);
-		if (!recs[i])
+		err = nf_ckpt_parse_rec(nla, &items[i], info->extack);
+		if (err)
 			goto out;
 		i++;
+		cond_resched();
 	}
-	err = nf_ckpt_insert_batch(genl_info_net(info), recs, n, excl,
-				   info->extack);
-	if (!err)
-		i = 0;	/* the store owns them now */
+
+	sort(items, n, sizeof(*items), nf_ckpt_item_cmp, NULL);
+	for (i = 1; i < n; i++) {
+		if (!nf_ckpt_item_cmp(&items[i - 1], &items[i])) {
+			GENL_SET_ERR_MSG(info,
+					 "the same ID and layer twice in one message");
+			err = -EINVAL;
+			goto out;
+		}
+	}
+
+	err = nf_ckpt_load_batch(genl_info_net(info), items, n,
+				 flags & NF_CKPT_LOAD_F_EXCL, info->extack);
 out:
-	while (i)
-		kfree(recs[--i]);
-	kvfree(recs);
+	for (i = 0; i < n; i++)
+		kfree(items[i].rec);	/* never published */
+	kvfree(items);
 	return err;
 }
 
-static int nf_ckpt_put_u32s(struct sk_buff *skb,
-			    const struct nf_ckpt_restore_stats *st)
+/* RESTORE ------------------------------------------------------------ */
+
+static int nf_ckpt_fill_restore(struct sk_buff *skb,
+				const struct nf_ckpt_restore_stats *st)
 {
 	u32 failed = st->fail_nomem + st->fail_nospc + st->fail_helper +
-		     st->fail_nat + st->fail_inval + st->fail_other;
+		     st->fail_nat + st->fail_inval + st->fail_other +
+		     st->fail_expect;
+	struct nlattr *nest;
 
-	return nla_put_u32(skb, NF_CKPT_RES_A_RESTORED, st->restored) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_EXISTING, st->existing) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAILED, failed) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_EXPECTS, st->expects) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOMEM, st->fail_nomem) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOSPC, st->fail_nospc) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_HELPER, st->fail_helper) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NAT, st->fail_nat) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_INVAL, st->fail_inval) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_OTHER, st->fail_other) ||
-	       nla_put_u32(skb, NF_CKPT_RES_A_FAIL_EXPECT, st->fail_expect);
+	nest = nla_nest_start(skb, NF_CKPT_A_RESTORE);
+	if (!nest ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_RESTORED, st->restored) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_EXISTING, st->existing) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAILED, failed) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_EXPECTS, st->expects) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOMEM, st->fail_nomem) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOSPC, st->fail_nospc) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_HELPER, st->fail_helper) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NAT, st->fail_nat) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_INVAL, st->fail_inval) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_OTHER, st->fail_other) ||
+	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_EXPECT, st->fail_expect))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
 }
 
 static int nf_ckpt_cmd_restore(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nf_ckpt_restore_stats st = {};
 	struct sk_buff *msg;
-	struct nlattr *nest;
-	u32 flags = 0;
 	void *hdr;
+	u32 flags;
 	int err;
 
-	if (info->attrs[NF_CKPT_A_FLAGS])
-		flags = nla_get_u32(info->attrs[NF_CKPT_A_FLAGS]);
+	err = nf_ckpt_req_flags(info, NF_CKPT_RESTORE_F_MASK, &flags);
+	if (err)
+		return err;
 	err = nf_ckpt_call_restorer(genl_info_net(info), flags, &st,
 				    info->extack);
 	if (err)
@@ -455,26 +634,20 @@ static int nf_ckpt_cmd_restore(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &nf_ckpt_genl_family, 0,
 				NF_CKPT_CMD_RESTORE);
-	if (!hdr)
-		goto nospace;
-	nest = nla_nest_start(msg, NF_CKPT_A_RESTORE);
-	if (!nest || nf_ckpt_put_u32s(msg, &st))
-		goto nospace;
-	nla_nest_end(msg, nest);
+	if (!hdr || nf_ckpt_fill_restore(msg, &st)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
-
-nospace:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
 }
+
+/* The family --------------------------------------------------------- */
 
 static const struct genl_ops nf_ckpt_genl_ops[] = {
 	{
 		.cmd		= NF_CKPT_CMD_STATUS,
 		.doit		= nf_ckpt_cmd_status,
-		.policy		= nf_ckpt_none_policy,
-		.maxattr	= NF_CKPT_A_MAX,
 		.flags		= GENL_UNS_ADMIN_PERM,
 	},
 	{
@@ -482,6 +655,7 @@ static const struct genl_ops nf_ckpt_genl_ops[] = {
 		.doit		= nf_ckpt_cmd_get,
 		.start		= nf_ckpt_dump_start,
 		.dumpit		= nf_ckpt_dump,
+		.done		= nf_ckpt_dump_done,
 		.policy		= nf_ckpt_get_policy,
 		.maxattr	= NF_CKPT_A_MAX,
 		.flags		= GENL_UNS_ADMIN_PERM,
@@ -496,8 +670,6 @@ static const struct genl_ops nf_ckpt_genl_ops[] = {
 	{
 		.cmd		= NF_CKPT_CMD_FLUSH,
 		.doit		= nf_ckpt_cmd_flush,
-		.policy		= nf_ckpt_none_policy,
-		.maxattr	= NF_CKPT_A_MAX,
 		.flags		= GENL_UNS_ADMIN_PERM,
 	},
 	{
@@ -516,7 +688,12 @@ static const struct genl_ops nf_ckpt_genl_ops[] = {
 	},
 };
 
-struct genl_family nf_ckpt_genl_family __ro_after_init = {
+/*
+ * resv_start_op 0: every command is strict (header checked, unknown
+ * attributes refused; STATUS and FLUSH take none).  Operations run in
+ * parallel: a long LOAD or RESTORE must not hold genl_mutex.
+ */
+static struct genl_family nf_ckpt_genl_family __ro_after_init = {
 	.name		= NF_CKPT_GENL_NAME,
 	.version	= NF_CKPT_GENL_VERSION,
 	.netnsok	= true,
@@ -524,17 +701,26 @@ struct genl_family nf_ckpt_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= nf_ckpt_genl_ops,
 	.n_ops		= ARRAY_SIZE(nf_ckpt_genl_ops),
-	.resv_start_op	= NF_CKPT_CMD_RESTORE + 1,
+	.resv_start_op	= 0,
 	.mcgrps		= nf_ckpt_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(nf_ckpt_mcgrps),
 };
 
 int nf_ckpt_genl_init(void)
 {
-	return genl_register_family(&nf_ckpt_genl_family);
+	int err;
+
+	err = genl_register_family(&nf_ckpt_genl_family);
+	if (err)
+		return err;
+	WRITE_ONCE(nf_ckpt_events_on, true);
+	return 0;
 }
 
 void nf_ckpt_genl_exit(void)
 {
+	/* Events are sent under RCU: none is in flight after this. */
+	WRITE_ONCE(nf_ckpt_events_on, false);
+	synchronize_rcu();
 	genl_unregister_family(&nf_ckpt_genl_family);
 }

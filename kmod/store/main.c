@@ -4,16 +4,116 @@
  * "nf_ckpt".  Deliberately independent of nf_conntrack, so that it
  * outlives the firewall module, a conntrack flush and a reload of the
  * whole netfilter stack.
+ *
+ * This file: module parameters, the store identity (instance, highest
+ * ID), the restorer slot, and module init/exit.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
 
 #include "store.h"
+
+unsigned long nf_ckpt_max_bytes __read_mostly = 256UL << 20;
+module_param_named(max_bytes, nf_ckpt_max_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_bytes,
+		 "Memory all records of all netns may hold, in bytes (default 256 MiB)");
+
+unsigned long nf_ckpt_max_records __read_mostly = 4UL << 20;
+module_param_named(max_records, nf_ckpt_max_records, ulong, 0644);
+MODULE_PARM_DESC(max_records,
+		 "Records all netns may hold together (default 4194304)");
+
+static u64 nf_ckpt_instance_id __ro_after_init;
+static atomic64_t nf_ckpt_highest = ATOMIC64_INIT(0);
+
+/*
+ * The restorer slot.  The mutex is held across a restore, so unregistering
+ * waits for a restore in progress; the module reference keeps the
+ * restorer's code in place for the duration of the call.
+ */
+static DEFINE_MUTEX(nf_ckpt_restorer_lock);
+static const struct nf_ckpt_restorer *nf_ckpt_restorer;
+
+u64 nf_ckpt_store_instance(void)
+{
+	return nf_ckpt_instance_id;
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_instance);
+
+u64 nf_ckpt_store_highest_id(void)
+{
+	return atomic64_read(&nf_ckpt_highest);
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_highest_id);
+
+void nf_ckpt_note_id(u64 id)
+{
+	s64 cur = atomic64_read(&nf_ckpt_highest);
+
+	while ((u64)cur < id)
+		if (atomic64_try_cmpxchg(&nf_ckpt_highest, &cur, id))
+			break;
+}
+
+int nf_ckpt_store_register_restorer(const struct nf_ckpt_restorer *r)
+{
+	int err = 0;
+
+	if (!r || !r->restore)
+		return -EINVAL;
+	mutex_lock(&nf_ckpt_restorer_lock);
+	if (nf_ckpt_restorer)
+		err = -EBUSY;
+	else
+		WRITE_ONCE(nf_ckpt_restorer, r);
+	mutex_unlock(&nf_ckpt_restorer_lock);
+	return err;
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_register_restorer);
+
+void nf_ckpt_store_unregister_restorer(const struct nf_ckpt_restorer *r)
+{
+	mutex_lock(&nf_ckpt_restorer_lock);
+	if (nf_ckpt_restorer == r)
+		WRITE_ONCE(nf_ckpt_restorer, NULL);
+	mutex_unlock(&nf_ckpt_restorer_lock);
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_unregister_restorer);
+
+bool nf_ckpt_restorer_present(void)
+{
+	return READ_ONCE(nf_ckpt_restorer);
+}
+
+/* Restores are serialized, across all netns. */
+int nf_ckpt_call_restorer(struct net *net, u32 flags,
+			  struct nf_ckpt_restore_stats *st,
+			  struct netlink_ext_ack *extack)
+{
+	const struct nf_ckpt_restorer *r;
+	int err;
+
+	mutex_lock(&nf_ckpt_restorer_lock);
+	r = nf_ckpt_restorer;
+	if (!r || !try_module_get(r->owner)) {
+		mutex_unlock(&nf_ckpt_restorer_lock);
+		NL_SET_ERR_MSG(extack, "nf_ckpt_ct is not loaded");
+		return -EOPNOTSUPP;
+	}
+	err = r->restore(net, flags, st, extack);
+	module_put(r->owner);
+	mutex_unlock(&nf_ckpt_restorer_lock);
+	return err;
+}
 
 static int __init nf_ckpt_store_init(void)
 {
 	int err;
+
+	nf_ckpt_instance_id = get_random_u64();
 
 	err = nf_ckpt_core_init();
 	if (err)
@@ -21,7 +121,8 @@ static int __init nf_ckpt_store_init(void)
 	err = nf_ckpt_genl_init();
 	if (err)
 		goto err_genl;
-	pr_info("store instance %016llx\n", nf_ckpt_store_instance());
+
+	pr_info("store instance %016llx\n", nf_ckpt_instance_id);
 	return 0;
 
 err_genl:
