@@ -90,8 +90,9 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+j", longopts, NULL)) != -1) {
+	/* Command options may come before or after its arguments. */
+	optind = 0;	/* 0: a full re-initialisation of GNU getopt */
+	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; break;
 		case 'n': o.dry_run = true; break;
@@ -103,7 +104,8 @@ int main(int argc, char **argv)
 	if (nargs < cmd->min_args || nargs > cmd->max_args ||
 	    (o.dry_run && cmd->run != cmd_restore) ||
 	    (o.excl && cmd->run != cmd_load)) {
-		fprintf(stderr, "usage: ckptctl %s %s\n", cmd->name, cmd->args);
+		fprintf(stderr, "usage: ckptctl %s%s%s\n", cmd->name,
+			*cmd->args ? " " : "", cmd->args);
 		return EXIT_USAGE;
 	}
 	return cmd->run(&o, nargs, argv + optind);

@@ -60,6 +60,7 @@ void json_arr_open(struct json *j, const char *key);
 void json_arr_close(struct json *j);
 void json_str(struct json *j, const char *key, const char *v);
 void json_u64(struct json *j, const char *key, uint64_t v);
+void json_i64(struct json *j, const char *key, int64_t v);
 void json_bool(struct json *j, const char *key, bool v);
 void json_null(struct json *j, const char *key);
 void json_end(struct json *j);
@@ -144,13 +145,19 @@ int record_parse(const struct nlattr *rec, struct conn *c, uint64_t *id,
 		 uint16_t *layer);
 uint64_t conn_timeout_s(const struct conn *c);
 void conn_print(FILE *f, const struct conn *c);
+void conn_print_summary(FILE *f, const struct conn *c);
 void conn_print_detail(FILE *f, const struct conn *c);
 void conn_json(struct json *j, const struct conn *c, bool detail);
+/* conn_json without the braces and the id, to extend an object */
+void conn_json_fields(struct json *j, const struct conn *c, bool detail);
 int parse_id(const char *s, uint64_t *id);
 
 /* dump.c: walk records grouped by connection */
 typedef int (*conn_cb)(const struct conn *c, void *data);
 int dump_conns(struct nl *nl, uint64_t id, conn_cb cb, void *data);
+
+/* load.c: is a record attribute well formed (ID, LAYER, PAYLOAD)? */
+bool record_ok(const struct nlattr *a);
 
 /* crc32.c */
 uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len);

@@ -19,7 +19,7 @@ static void json_escaped(FILE *f, const char *s)
 
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c >= 0x7f)	/* keep it ASCII and valid */
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
@@ -80,6 +80,12 @@ void json_u64(struct json *j, const char *key, uint64_t v)
 {
 	json_sep(j, key);
 	fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+void json_i64(struct json *j, const char *key, int64_t v)
+{
+	json_sep(j, key);
+	fprintf(j->f, "%lld", (long long)v);
 }
 
 void json_bool(struct json *j, const char *key, bool v)

@@ -7,6 +7,7 @@
  * the kernel refuses a message (store full, say), the messages before it
  * stay loaded and ckptctl says how many records made it.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ out:
  * A record attribute must carry an ID, a layer and a nested payload, and
  * its inner attributes must exactly fill it.
  */
-static bool record_ok(const struct nlattr *a)
+bool record_ok(const struct nlattr *a)
 {
 	const uint8_t *p = mnl_attr_get_payload(a);
 	size_t len = mnl_attr_get_payload_len(a), off = 0;
@@ -102,13 +103,21 @@ static bool record_ok(const struct nlattr *a)
 static const char *check_file(const uint8_t *data, size_t len,
 			      const uint8_t **recs, size_t *rlen)
 {
-	const struct nf_ckpt_file_hdr *h = (const void *)data;
+	struct nf_ckpt_file_hdr hdr, *h = &hdr;
 	const struct nlattr *a;
 	uint64_t n = 0;
 	size_t off;
 
 	if (len < sizeof(*h))
 		return "truncated (shorter than the file header)";
+	/* The header is little endian on every host. */
+	memcpy(h, data, sizeof(*h));
+	h->version = le32toh(h->version);
+	h->hdr_len = le32toh(h->hdr_len);
+	h->records = le64toh(h->records);
+	h->bytes = le64toh(h->bytes);
+	h->crc32 = le32toh(h->crc32);
+	h->reserved = le32toh(h->reserved);
 	if (memcmp(h->magic, NF_CKPT_FILE_MAGIC, sizeof(h->magic)))
 		return "not an nfckpt save file (bad magic)";
 	if (h->version != NF_CKPT_FILE_VERSION) {
@@ -145,7 +154,8 @@ static const char *check_file(const uint8_t *data, size_t len,
 
 static int send_batch(struct nl *nl, const uint8_t *p, size_t len, bool excl)
 {
-	static char buf[LOAD_MSG_BYTES + 1024];
+	/* A batch holds up to LOAD_MSG_BYTES, or one record of up to 64 KiB. */
+	static char buf[MNL_NLMSG_HDRLEN + 64 + LOAD_MSG_BYTES + 65536];
 	struct nlmsghdr *nlh = nl_request(nl, buf, NF_CKPT_CMD_LOAD, 0);
 
 	if (excl)

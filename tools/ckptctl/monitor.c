@@ -37,12 +37,14 @@ static void mon_put(struct mon_ctx *m, const struct nlattr *rec)
 		json_u64(&m->j, "id", id);
 		json_str(&m->j, "layer", layer_name(layer));
 		json_u64(&m->j, "bytes", m->c.meta[layer <= NF_CKPT_LAYER_MAX ? layer : 0].len);
+		conn_json_fields(&m->j, &m->c, true);
 		json_obj_close(&m->j);
 		json_end(&m->j);
 		return;
 	}
-	printf("[PUT] layer=%-6s ", layer_name(layer));
-	conn_print(stdout, &m->c);
+	/* PUT is both a new record and an update of an existing one. */
+	printf("[PUT] id=0x%016" PRIx64 " layer=%-6s ", id, layer_name(layer));
+	conn_print_summary(stdout, &m->c);
 	fflush(stdout);
 }
 

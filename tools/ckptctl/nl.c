@@ -57,11 +57,24 @@ struct nlmsghdr *nl_request(struct nl *nl, void *buf, uint8_t cmd,
 	return nlh;
 }
 
+/* Copy the extack message (NLMSGERR_ATTR_MSG) of the TLVs at p into nl. */
+static void nl_extack(struct nl *nl, const void *p, int rem)
+{
+	const struct nlattr *a;
+
+	for (a = p; mnl_attr_ok(a, rem); rem -= MNL_ALIGN(a->nla_len),
+	     a = mnl_attr_next(a)) {
+		if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
+		    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
+			snprintf(nl->ext_msg, sizeof(nl->ext_msg), "%s",
+				 mnl_attr_get_str(a));
+	}
+}
+
 static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 	struct nl *nl = data;
-	const struct nlattr *a;
 	size_t off;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
@@ -74,17 +87,36 @@ static int nl_error_cb(const struct nlmsghdr *nlh, void *data)
 		off = sizeof(*err);
 		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
 			off += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
-		int rem = (int)mnl_nlmsg_get_payload_len(nlh) - (int)off;
-
-		for (a = (const void *)((const char *)err + off); mnl_attr_ok(a, rem);
-		     rem -= MNL_ALIGN(a->nla_len), a = mnl_attr_next(a)) {
-			if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-			    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0)
-				snprintf(nl->ext_msg, sizeof(nl->ext_msg), "%s",
-					 mnl_attr_get_str(a));
-		}
+		if (off < mnl_nlmsg_get_payload_len(nlh))
+			nl_extack(nl, (const char *)err + off,
+				  (int)(mnl_nlmsg_get_payload_len(nlh) - off));
+	}
+	if (err->error > 0 || err->error < -4095) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
 	}
 	errno = -err->error;
+	return MNL_CB_ERROR;
+}
+
+/*
+ * The end of a dump: its payload is the dump's error code (0 when all went
+ * well), followed by extack TLVs if NLM_F_ACK_TLVS is set.
+ */
+static int nl_done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl *nl = data;
+	int error;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(error))
+		return MNL_CB_STOP;
+	memcpy(&error, mnl_nlmsg_get_payload(nlh), sizeof(error));
+	if (!error)
+		return MNL_CB_STOP;
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS)
+		nl_extack(nl, (const char *)mnl_nlmsg_get_payload(nlh) + sizeof(error),
+			  (int)(mnl_nlmsg_get_payload_len(nlh) - sizeof(error)));
+	errno = error < 0 && error >= -4095 ? -error : EBADMSG;
 	return MNL_CB_ERROR;
 }
 
@@ -112,11 +144,34 @@ static int nl_error_trampoline(const struct nlmsghdr *nlh, void *data)
 	return nl_error_cb(nlh, nl_current);
 }
 
+static int nl_done_trampoline(const struct nlmsghdr *nlh, void *data)
+{
+	(void)data;
+	return nl_done_cb(nlh, nl_current);
+}
+
+static int nl_noop_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_OK;
+}
+
 /* Receive until the ack, the end of a dump, or an error. */
 static int nl_loop(struct nl *nl, unsigned int seq, nl_msg_cb cb, void *data)
 {
 	static char buf[65536];
-	mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = nl_error_trampoline };
+	/*
+	 * With a control array, libmnl ignores every control message type
+	 * whose entry is NULL (it does not fall back to its defaults), so
+	 * NLMSG_DONE needs its own entry or a dump never ends.
+	 */
+	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
+		[NLMSG_NOOP]	= nl_noop_cb,
+		[NLMSG_ERROR]	= nl_error_trampoline,
+		[NLMSG_DONE]	= nl_done_trampoline,
+		[NLMSG_OVERRUN]	= nl_noop_cb,
+	};
 	struct nl_cb_ctx ctx = { cb, data };
 	ssize_t n;
 	int ret;
@@ -138,7 +193,9 @@ static int nl_loop(struct nl *nl, unsigned int seq, nl_msg_cb cb, void *data)
 int nl_talk(struct nl *nl, struct nlmsghdr *nlh, nl_msg_cb cb, void *data)
 {
 	nl->ext_msg[0] = '\0';
-	nlh->nlmsg_flags |= NLM_F_ACK;
+	/* A dump ends with NLMSG_DONE; an ack is only asked for plain requests. */
+	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	return nl_loop(nl, nlh->nlmsg_seq, cb, data);

@@ -6,6 +6,7 @@
  * what it reads, not even from the kernel, since save files come back in.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -127,19 +128,32 @@ int layer_parse(const char *s)
 	for (l = NF_CKPT_LAYER_BASE; l <= NF_CKPT_LAYER_MAX; l++)
 		if (!strcmp(s, layer_names[l]))
 			return l;
-	v = strtol(s, &end, 0);
-	if (*s && !*end && v > 0 && v <= 0xffff)
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*end && !errno && v > 0 && v <= 0xffff)
 		return v;
 	return -1;
 }
 
 int parse_id(const char *s, uint64_t *id)
 {
+	int base = 10;
 	char *end;
 
+	/* Decimal, or hex with 0x: no octal, no sign, no blanks. */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!isxdigit((unsigned char)*s))
+			return -1;
+	} else if (*s < '0' || *s > '9') {
+		return -1;
+	}
 	errno = 0;
-	*id = strtoull(s, &end, 0);
-	return (*s && !*end && !errno && *id && *s != '-') ? 0 : -1;
+	*id = strtoull(s, &end, base);
+	return (!*end && !errno && *id) ? 0 : -1;
 }
 
 static bool parse_tuple(const struct nlattr *nest, struct tuple *t)
@@ -380,9 +394,10 @@ int record_parse(const struct nlattr *rec, struct conn *c, uint64_t *id,
 /* Seconds of conntrack timeout left now, as conntrack -L shows it. */
 uint64_t conn_timeout_s(const struct conn *c)
 {
-	uint64_t age = c->meta[NF_CKPT_LAYER_BASE].age_ms;
+	uint64_t t = c->timeout_ms / 1000;
+	uint64_t a = c->meta[NF_CKPT_LAYER_BASE].age_ms / 1000;
 
-	return c->timeout_ms > age ? (c->timeout_ms - age) / 1000 : 0;
+	return t > a ? t - a : 0;
 }
 
 static const char *proto_name(uint8_t proto)
@@ -456,15 +471,35 @@ static void layers_print(FILE *f, unsigned int layers)
 	}
 }
 
-void conn_print(FILE *f, const struct conn *c)
+/* What a connection without its base record still tells. */
+static void conn_print_partial(FILE *f, const struct conn *c, bool note)
 {
 	const char *state = state_name(c);
 
-	fprintf(f, "id=0x%016" PRIx64 " ", c->id);
-	if (!(c->layers & (1U << NF_CKPT_LAYER_BASE))) {
+	if (note)
 		fputs("(no base record) ", f);
-		layers_print(f, c->layers);
-		fputc('\n', f);
+	if (c->tcp || c->sctp || c->udp)
+		fprintf(f, "%s ", c->tcp ? "tcp" : c->sctp ? "sctp" : "udp");
+	if (state)
+		fprintf(f, "%s ", state);
+	if (c->udp_stream)
+		fputs("stream ", f);
+	if (c->helper[0])
+		fprintf(f, "helper=%s ", c->helper);
+	if (c->seqadj)
+		fprintf(f, "seqadj=%d/%d ", c->seq_after[0], c->seq_after[1]);
+	if (c->layers & (1U << NF_CKPT_LAYER_EXPECT))
+		fprintf(f, "expectations=%u ", c->expect_total);
+	layers_print(f, c->layers);
+	fputc('\n', f);
+}
+
+static void conn_print_line(FILE *f, const struct conn *c, bool note)
+{
+	const char *state = state_name(c);
+
+	if (!(c->layers & (1U << NF_CKPT_LAYER_BASE))) {
+		conn_print_partial(f, c, note);
 		return;
 	}
 	fprintf(f, "%-8s %u %" PRIu64 " ", proto_name(c->proto), c->proto,
@@ -486,6 +521,21 @@ void conn_print(FILE *f, const struct conn *c)
 		fprintf(f, "expectations=%u ", c->expect_total);
 	layers_print(f, c->layers);
 	fputc('\n', f);
+}
+
+/*
+ * The conntrack -L part of a line, everything after id=, for records that
+ * come alone (monitor): without a base record it is not worth a remark.
+ */
+void conn_print_summary(FILE *f, const struct conn *c)
+{
+	conn_print_line(f, c, false);
+}
+
+void conn_print(FILE *f, const struct conn *c)
+{
+	fprintf(f, "id=0x%016" PRIx64 " ", c->id);
+	conn_print_line(f, c, true);
 }
 
 static void nat_print(FILE *f, const struct conn *c, const char *what,
@@ -595,7 +645,7 @@ static void status_json(struct json *j, uint32_t status)
 	static const char *const names[] = {
 		"EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SRC_NAT",
 		"DST_NAT", "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE",
-		"DYING", "FIXED_TIMEOUT", "TEMPLATE", "UNTRACKED", "HELPER",
+		"DYING", "FIXED_TIMEOUT", "TEMPLATE", "NAT_CLASH", "HELPER",
 		"OFFLOAD", "HW_OFFLOAD",
 	};
 	unsigned int b;
@@ -644,6 +694,17 @@ static void detail_json(struct json *j, const struct conn *c)
 		json_u64(j, "last_win", c->last_win);
 		json_obj_close(j);
 	}
+	if (c->sctp) {
+		json_obj_open(j, "sctp");
+		json_u64(j, "vtag_orig", c->vtag[0]);
+		json_u64(j, "vtag_reply", c->vtag[1]);
+		json_obj_close(j);
+	}
+	if (c->udp) {
+		json_obj_open(j, "udp");
+		json_bool(j, "stream", c->udp_stream);
+		json_obj_close(j);
+	}
 	if (c->layers & (1U << NF_CKPT_LAYER_HELPER)) {
 		for (i = 0; i < c->helper_len; i++)
 			sprintf(hex + 2 * i, "%02x", c->helper_data[i]);
@@ -658,8 +719,8 @@ static void detail_json(struct json *j, const struct conn *c)
 		for (d = 0; d < 2; d++) {
 			json_obj_open(j, d ? "reply" : "orig");
 			json_u64(j, "correction_pos", c->seq_pos[d]);
-			json_u64(j, "offset_before", (uint32_t)c->seq_before[d]);
-			json_u64(j, "offset_after", (uint32_t)c->seq_after[d]);
+			json_i64(j, "offset_before", c->seq_before[d]);
+			json_i64(j, "offset_after", c->seq_after[d]);
 			json_obj_close(j);
 		}
 		json_obj_close(j);
@@ -694,21 +755,30 @@ static void detail_json(struct json *j, const struct conn *c)
 
 void conn_json(struct json *j, const struct conn *c, bool detail)
 {
+	json_obj_open(j, NULL);
+	json_u64(j, "id", c->id);
+	conn_json_fields(j, c, detail);
+	json_obj_close(j);
+}
+
+void conn_json_fields(struct json *j, const struct conn *c, bool detail)
+{
 	const char *state = state_name(c);
 	bool base = c->layers & (1U << NF_CKPT_LAYER_BASE);
 	unsigned int l;
 
-	json_obj_open(j, NULL);
-	json_u64(j, "id", c->id);
 	if (base) {
 		json_str(j, "family", c->family == 10 ? "ipv6" : "ipv4");
 		json_str(j, "proto", proto_name(c->proto));
 		tuple_json(j, NULL, c, &c->orig);
 		tuple_json(j, "reply", c, &c->reply);
-		if (state)
-			json_str(j, "state", state);
-		else
-			json_null(j, "state");
+	}
+	/* The state lives in the l4 layer: known even without a base. */
+	if (state)
+		json_str(j, "state", state);
+	else
+		json_null(j, "state");
+	if (base) {
 		status_json(j, c->status);
 		json_u64(j, "mark", c->mark);
 		json_u64(j, "zone", c->zone);
@@ -736,5 +806,4 @@ void conn_json(struct json *j, const struct conn *c, bool detail)
 	json_u64(j, "expectations", c->expect_total);
 	if (detail)
 		detail_json(j, c);
-	json_obj_close(j);
 }

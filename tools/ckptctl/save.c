@@ -1,10 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ckptctl save FILE: every record of this netns, in the format of
- * struct nf_ckpt_file_hdr (uapi nf_ckpt.h), written to a temporary file in
- * the same directory, fsync'ed and renamed over FILE.
+ * ckptctl save FILE: every record of this netns, written to a temporary
+ * file in the same directory, fsync'ed and renamed over FILE (then the
+ * directory is fsync'ed); on any error the temporary file is removed and
+ * FILE is left as it was.
+ *
+ * The file (uapi nf_ckpt.h, version 1):
+ *
+ *   offset  size  struct nf_ckpt_file_hdr, little endian
+ *        0     8  magic "NFCKPT\r\n"
+ *        8     4  version (1)
+ *       12     4  hdr_len (56)
+ *       16     8  instance of the store that wrote it (STATUS)
+ *       24     8  records
+ *       32     8  bytes of records that follow
+ *       40     8  highest_id (STATUS, read after the dump)
+ *       48     4  crc32: IEEE CRC-32 (zlib crc32()) of the record bytes
+ *       52     4  reserved, 0
+ *       56        the records: each one NF_CKPT_A_RECORD attribute exactly
+ *                 as the GET dump returned it (struct nlattr + nested
+ *                 REC_A_ID, REC_A_LAYER, REC_A_AGE_MS, [REC_A_EXPIRES_MS],
+ *                 REC_A_PAYLOAD; native netlink byte order), zero-padded
+ *                 to 4 bytes, back to back
+ *
+ * load.c checks all of it before it sends anything.
  */
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -53,6 +75,11 @@ static int save_msg(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
 		if (mnl_attr_get_type(a) != NF_CKPT_A_RECORD)
 			continue;
+		/* A record ckptctl load would refuse must not be saved. */
+		if (!record_ok(a)) {
+			b->err = -EBADMSG;
+			return MNL_CB_ERROR;
+		}
 		if (blob_add(b, a, a->nla_len)) {
 			b->err = -ENOMEM;
 			return MNL_CB_ERROR;
@@ -100,13 +127,29 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+/* Make the rename durable. */
+static int fsync_dir(const char *dir)
+{
+	int fd, err = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int write_atomic(const char *path, const struct nf_ckpt_file_hdr *h,
 			const struct blob *b)
 {
-	char *dup = strdup(path), *tmp = NULL;
+	char *dup = strdup(path), *tmp = NULL, *dir = NULL;
 	int fd = -1, err = -ENOMEM;
 
-	if (!dup || asprintf(&tmp, "%s/.ckptctl-save.XXXXXX", dirname(dup)) < 0) {
+	if (dup)
+		dir = dirname(dup);	/* dup itself, or a static "." */
+	if (!dir || asprintf(&tmp, "%s/.ckptctl-save.XXXXXX", dir) < 0) {
 		tmp = NULL;
 		goto out;
 	}
@@ -129,6 +172,8 @@ static int write_atomic(const char *path, const struct nf_ckpt_file_hdr *h,
 		err = -errno;
 	if (err)
 		unlink(tmp);
+	else
+		err = fsync_dir(dir);
 out:
 	free(dup);
 	free(tmp);
@@ -140,26 +185,43 @@ int cmd_save(const struct opts *o, int argc, char **argv)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nf_ckpt_file_hdr h = {};
 	struct blob b = {};
+	uint64_t instance;
 	struct nl nl;
 	int err;
 
 	if (nl_open(&nl))
 		return 1;
+	/*
+	 * STATUS before and after the dump: the instance must not change
+	 * under us, and highest_id is read last so that it covers every ID
+	 * the dump returned.
+	 */
 	err = nl_talk(&nl, nl_request(&nl, buf, NF_CKPT_CMD_STATUS, 0),
 		      status_msg, &h);
+	instance = h.instance;
 	if (!err)
 		err = nl_talk(&nl, nl_request(&nl, buf, NF_CKPT_CMD_GET, NLM_F_DUMP),
 			      save_msg, &b);
+	if (!err && !b.err)
+		err = nl_talk(&nl, nl_request(&nl, buf, NF_CKPT_CMD_STATUS, 0),
+			      status_msg, &h);
 	if (err || b.err) {
 		nl_fail(&nl, "dump the records", err ? -err : -b.err);
 		goto fail;
 	}
+	if (h.instance != instance) {
+		fail("unable to save to %s: the store was reloaded during the dump",
+		     argv[0]);
+		goto fail;
+	}
 	memcpy(h.magic, NF_CKPT_FILE_MAGIC, sizeof(h.magic));
-	h.version = NF_CKPT_FILE_VERSION;
-	h.hdr_len = sizeof(h);
-	h.records = b.records;
-	h.bytes = b.len;
-	h.crc32 = crc32_ieee(0, b.data, b.len);
+	h.version = htole32(NF_CKPT_FILE_VERSION);
+	h.hdr_len = htole32(sizeof(h));
+	h.instance = htole64(h.instance);
+	h.records = htole64(b.records);
+	h.bytes = htole64(b.len);
+	h.highest_id = htole64(h.highest_id);
+	h.crc32 = htole32(crc32_ieee(0, b.data, b.len));
 	err = write_atomic(argv[0], &h, &b);
 	if (err) {
 		fail("unable to save to %s: %s", argv[0], strerror(-err));
