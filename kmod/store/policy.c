@@ -185,6 +185,7 @@ const struct nla_policy nf_ckpt_exp_policy[NF_CKPT_EXP_A_MAX + 1] = {
 	[NF_CKPT_EXP_A_DIR]		= NLA_POLICY_MAX(NLA_U8, IP_CT_DIR_REPLY),
 	[NF_CKPT_EXP_A_SAVED_ADDR]	= NF_CKPT_POLICY_ADDR,
 	[NF_CKPT_EXP_A_SAVED_PORT]	= { .type = NLA_BE16 },
+	[NF_CKPT_EXP_A_PROTO]		= { .type = NLA_U8 },
 };
 EXPORT_SYMBOL_GPL(nf_ckpt_exp_policy);
 

@@ -115,6 +115,8 @@
  *           NF_CKPT_EXP_A_DIR         u8    NAT direction
  *           NF_CKPT_EXP_A_SAVED_ADDR  binary 4 or 16 bytes
  *           NF_CKPT_EXP_A_SAVED_PORT  be16
+ *           NF_CKPT_EXP_A_PROTO       u8    L4 protocol of the expected
+ *                                           connection (absent: the master's)
  *   NF_CKPT_A_STATUS                  nest
  *     NF_CKPT_STAT_A_INSTANCE         u64   random, chosen at store load
  *     NF_CKPT_STAT_A_HIGHEST_ID       u64   highest ID ever stored
@@ -376,6 +378,7 @@ enum nf_ckpt_exp_attrs {
 	NF_CKPT_EXP_A_DIR,
 	NF_CKPT_EXP_A_SAVED_ADDR,
 	NF_CKPT_EXP_A_SAVED_PORT,
+	NF_CKPT_EXP_A_PROTO,
 
 	__NF_CKPT_EXP_A_MAX
 };

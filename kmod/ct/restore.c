@@ -1,0 +1,1009 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nf_ckpt_ct: reassembly by ID.  Walks the store of a netns in ID order
+ * and re-creates, for every ID, the conntrack its records describe: BASE
+ * first (tuples, zone, status, mark, labels with the ID, timeout, NAT,
+ * master), then L4, HELPER and SEQADJ into the same conntrack before it
+ * is inserted, as ctnetlink_create_conntrack() does.  Expectations come
+ * last, once every master is back.
+ *
+ * Order: an ID whose master is not in the table yet (masters usually have
+ * the lower ID, but not always: IDs given to conntracks that existed when
+ * the module loaded follow the table's order) is retried after the walk.
+ *
+ * TCP: the whole of struct ip_ct_tcp is restored (state, flags, window
+ * scale, td_*, last_*), except that td_maxwin is cleared in both
+ * directions: the endpoints have moved on since the checkpoint, so each
+ * direction re-learns its window from its next segment (what flow
+ * offload does when it hands a flow back), after which tcp_in_window()
+ * checks every segment strictly again.  The liberal flag is copied as it
+ * was recorded, never added.
+ *
+ * A conntrack that already exists with the recorded original tuple is
+ * kept as it is and given the ID back; if it carries another ID already
+ * (a new flow with the same tuple), the records of the old ID go, so that
+ * nothing is recorded twice.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kmod.h>
+#include <linux/netfilter.h>
+#include <linux/slab.h>
+#include <net/netlink.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_acct.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_ecache.h>
+#include <net/netfilter/nf_conntrack_expect.h>
+#include <net/netfilter/nf_conntrack_helper.h>
+#include <net/netfilter/nf_conntrack_labels.h>
+#include <net/netfilter/nf_conntrack_seqadj.h>
+#include <net/netfilter/nf_conntrack_synproxy.h>
+#include <net/netfilter/nf_conntrack_timestamp.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/netfilter/nf_nat.h>
+#include <uapi/linux/netfilter/nfnetlink_conntrack.h>
+
+#include "ct.h"
+
+/* Status bits a record may bring back; the others are derived. */
+#define NF_CKPT_STATUS_RESTORE	(IPS_SEEN_REPLY | IPS_ASSURED | \
+				 IPS_FIXED_TIMEOUT)
+
+/* Why one connection was not restored (indexes the stats). */
+enum nf_ckpt_fail {
+	NF_CKPT_OK,
+	NF_CKPT_EXISTING,
+	NF_CKPT_DEFER,		/* master not there yet: retry later */
+	NF_CKPT_SKIP,		/* timed out since its checkpoint */
+	NF_CKPT_FAIL_NOMEM,
+	NF_CKPT_FAIL_NOSPC,
+	NF_CKPT_FAIL_HELPER,
+	NF_CKPT_FAIL_NAT,
+	NF_CKPT_FAIL_INVAL,
+	NF_CKPT_FAIL_OTHER,
+};
+
+struct nf_ckpt_idlist {
+	u64	*ids;
+	size_t	n;
+	size_t	cap;
+};
+
+/* One restore run over one netns. */
+struct nf_ckpt_run {
+	struct net			*net;
+	struct nf_ckpt_ct_net		*cn;
+	struct nf_ckpt_restore_stats	*st;
+	bool				dry_run;
+	bool				may_load;	/* request_module() */
+	bool				last_pass;	/* no more deferring */
+	struct nf_ckpt_idlist		deferred;
+	struct nf_ckpt_idlist		expects;
+};
+
+/* A BASE record, parsed. */
+struct nf_ckpt_base {
+	u8				family;
+	u8				proto;
+	struct nf_conntrack_zone	zone;
+	struct nf_conntrack_tuple	tuple[IP_CT_DIR_MAX];
+	u32				status;
+	u32				mark;
+	const u8			*labels;	/* 16 bytes or NULL */
+	u64				timeout_ms;
+	const struct nlattr		*nat[2];	/* SRC, DST */
+	u64				master_id;
+};
+
+static int nf_ckpt_idlist_add(struct nf_ckpt_idlist *l, u64 id)
+{
+	u64 *ids;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+
+		ids = kvmalloc_array(cap, sizeof(*ids), GFP_KERNEL);
+		if (!ids)
+			return -ENOMEM;
+		if (l->n)
+			memcpy(ids, l->ids, l->n * sizeof(*ids));
+		kvfree(l->ids);
+		l->ids = ids;
+		l->cap = cap;
+	}
+	l->ids[l->n++] = id;
+	return 0;
+}
+
+static void nf_ckpt_idlist_free(struct nf_ckpt_idlist *l)
+{
+	kvfree(l->ids);
+	l->ids = NULL;
+	l->n = 0;
+	l->cap = 0;
+}
+
+static const struct nf_ckpt_rec_view *
+nf_ckpt_layer_of(const struct nf_ckpt_rec_view *recs, unsigned int nrecs,
+		 u16 layer)
+{
+	unsigned int i;
+
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].layer == layer)
+			return &recs[i];
+	return NULL;
+}
+
+static bool nf_ckpt_has_ports(u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+		return true;
+	}
+	return false;
+}
+
+static int nf_ckpt_parse_tuple(const struct nlattr *attr, u8 family, u8 proto,
+			       u8 dir, struct nf_conntrack_tuple *t)
+{
+	struct nlattr *tb[NF_CKPT_TUPLE_A_MAX + 1];
+	int alen = family == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
+					    sizeof(struct in_addr);
+
+	if (!attr || nla_parse_nested(tb, NF_CKPT_TUPLE_A_MAX, attr,
+				      nf_ckpt_tuple_policy, NULL))
+		return -EINVAL;
+	if (!tb[NF_CKPT_TUPLE_A_SRC] || !tb[NF_CKPT_TUPLE_A_DST] ||
+	    nla_len(tb[NF_CKPT_TUPLE_A_SRC]) != alen ||
+	    nla_len(tb[NF_CKPT_TUPLE_A_DST]) != alen)
+		return -EINVAL;
+
+	memset(t, 0, sizeof(*t));
+	t->src.l3num = family;
+	t->dst.protonum = proto;
+	t->dst.dir = dir;
+	nla_memcpy(&t->src.u3, tb[NF_CKPT_TUPLE_A_SRC], alen);
+	nla_memcpy(&t->dst.u3, tb[NF_CKPT_TUPLE_A_DST], alen);
+
+	if (nf_ckpt_has_ports(proto)) {
+		if (!tb[NF_CKPT_TUPLE_A_SPORT] || !tb[NF_CKPT_TUPLE_A_DPORT])
+			return -EINVAL;
+		t->src.u.all = nla_get_be16(tb[NF_CKPT_TUPLE_A_SPORT]);
+		t->dst.u.all = nla_get_be16(tb[NF_CKPT_TUPLE_A_DPORT]);
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		if (!tb[NF_CKPT_TUPLE_A_ICMP_ID] ||
+		    !tb[NF_CKPT_TUPLE_A_ICMP_TYPE] ||
+		    !tb[NF_CKPT_TUPLE_A_ICMP_CODE])
+			return -EINVAL;
+		t->src.u.icmp.id = nla_get_be16(tb[NF_CKPT_TUPLE_A_ICMP_ID]);
+		t->dst.u.icmp.type = nla_get_u8(tb[NF_CKPT_TUPLE_A_ICMP_TYPE]);
+		t->dst.u.icmp.code = nla_get_u8(tb[NF_CKPT_TUPLE_A_ICMP_CODE]);
+	}
+	return 0;
+}
+
+static int nf_ckpt_parse_base(const struct nf_ckpt_rec_view *rec,
+			      struct nf_ckpt_base *b)
+{
+	struct nlattr *tb[NF_CKPT_BASE_A_MAX + 1];
+	u8 zdir = NF_CT_DEFAULT_ZONE_DIR;
+	u16 zid = NF_CT_DEFAULT_ZONE_ID;
+
+	if (!rec || nla_parse(tb, NF_CKPT_BASE_A_MAX, rec->payload, rec->len,
+			      nf_ckpt_base_policy, NULL))
+		return -EINVAL;
+	if (!tb[NF_CKPT_BASE_A_FAMILY] || !tb[NF_CKPT_BASE_A_PROTO] ||
+	    !tb[NF_CKPT_BASE_A_TIMEOUT_MS])
+		return -EINVAL;
+
+	memset(b, 0, sizeof(*b));
+	b->family = nla_get_u8(tb[NF_CKPT_BASE_A_FAMILY]);
+	b->proto = nla_get_u8(tb[NF_CKPT_BASE_A_PROTO]);
+	if (b->family != NFPROTO_IPV4 && b->family != NFPROTO_IPV6)
+		return -EINVAL;
+	if (nf_ckpt_parse_tuple(tb[NF_CKPT_BASE_A_TUPLE_ORIG], b->family,
+				b->proto, IP_CT_DIR_ORIGINAL,
+				&b->tuple[IP_CT_DIR_ORIGINAL]) ||
+	    nf_ckpt_parse_tuple(tb[NF_CKPT_BASE_A_TUPLE_REPLY], b->family,
+				b->proto, IP_CT_DIR_REPLY,
+				&b->tuple[IP_CT_DIR_REPLY]))
+		return -EINVAL;
+
+	if (tb[NF_CKPT_BASE_A_ZONE])
+		zid = nla_get_u16(tb[NF_CKPT_BASE_A_ZONE]);
+	if (tb[NF_CKPT_BASE_A_ZONE_DIR])
+		zdir = nla_get_u8(tb[NF_CKPT_BASE_A_ZONE_DIR]);
+	nf_ct_zone_init(&b->zone, zid, zdir, 0);
+
+	if (tb[NF_CKPT_BASE_A_STATUS])
+		b->status = nla_get_u32(tb[NF_CKPT_BASE_A_STATUS]);
+	if (tb[NF_CKPT_BASE_A_MARK])
+		b->mark = nla_get_u32(tb[NF_CKPT_BASE_A_MARK]);
+	if (tb[NF_CKPT_BASE_A_LABELS])
+		b->labels = nla_data(tb[NF_CKPT_BASE_A_LABELS]);
+	b->timeout_ms = nla_get_u64(tb[NF_CKPT_BASE_A_TIMEOUT_MS]);
+	b->nat[NF_NAT_MANIP_SRC] = tb[NF_CKPT_BASE_A_NAT_SRC];
+	b->nat[NF_NAT_MANIP_DST] = tb[NF_CKPT_BASE_A_NAT_DST];
+	if (tb[NF_CKPT_BASE_A_MASTER_ID])
+		b->master_id = nla_get_u64(tb[NF_CKPT_BASE_A_MASTER_ID]);
+	return 0;
+}
+
+/* The conntrack a BASE record describes, if it is in the table. */
+static struct nf_conn *nf_ckpt_find(struct net *net,
+				    const struct nf_ckpt_base *b)
+{
+	struct nf_conntrack_tuple_hash *h;
+
+	h = nf_conntrack_find_get(net, &b->zone, &b->tuple[IP_CT_DIR_ORIGINAL]);
+	return h ? nf_ct_tuplehash_to_ctrack(h) : NULL;
+}
+
+struct nf_ckpt_find_arg {
+	struct nf_conn *ct;
+};
+
+static int nf_ckpt_find_cb(struct net *net, u64 id,
+			   const struct nf_ckpt_rec_view *recs,
+			   unsigned int nrecs, void *arg)
+{
+	struct nf_ckpt_find_arg *a = arg;
+	struct nf_ckpt_base b;
+
+	if (nf_ckpt_parse_base(nf_ckpt_layer_of(recs, nrecs,
+						NF_CKPT_LAYER_BASE), &b))
+		return -EINVAL;
+	a->ct = nf_ckpt_find(net, &b);
+	return 0;
+}
+
+/* The conntrack of an ID, through its BASE record; a reference or NULL. */
+static struct nf_conn *nf_ckpt_find_by_id(struct net *net, u64 id)
+{
+	struct nf_ckpt_find_arg a = {};
+
+	if (nf_ckpt_store_lookup(net, id, nf_ckpt_find_cb, &a))
+		return NULL;
+	return a.ct;
+}
+
+/* Give an existing conntrack its ID back. */
+static void nf_ckpt_rebind(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id)
+{
+	u64 cur = nf_ckpt_ct_set_label_id(ct, id);
+
+	if (cur && cur != id)
+		nf_ckpt_store_forget(r->net, id);
+}
+
+/*
+ * The mapping of one NAT manip as ctnetlink's CTA_NAT nest, for the NAT
+ * core's parse_nat_setup(): nf_ckpt_ct then needs no symbol of nf_nat,
+ * which may be absent (or loaded later) on a router without NAT.
+ */
+struct nf_ckpt_nat_buf {
+	u8 data[128];
+	u32 len;
+};
+
+static struct nlattr *nf_ckpt_nat_put(struct nf_ckpt_nat_buf *nb, int type,
+				      int len, const void *data)
+{
+	struct nlattr *nla = (struct nlattr *)(nb->data + nb->len);
+
+	if (nb->len + nla_total_size(len) > sizeof(nb->data))
+		return NULL;
+	nla->nla_type = type;
+	nla->nla_len = nla_attr_size(len);
+	if (len)
+		memcpy(nla_data(nla), data, len);
+	memset((u8 *)nla + nla->nla_len, 0, nla_padlen(len));
+	nb->len += nla_total_size(len);
+	return nla;
+}
+
+static void nf_ckpt_nat_end(struct nf_ckpt_nat_buf *nb, struct nlattr *start)
+{
+	start->nla_len = nb->data + nb->len - (u8 *)start;
+}
+
+static int nf_ckpt_nat_attr(const struct nlattr *rec, u8 family,
+			    struct nf_ckpt_nat_buf *nb)
+{
+	struct nlattr *tb[NF_CKPT_NAT_A_MAX + 1];
+	int alen = family == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
+					    sizeof(struct in_addr);
+	int amin = family == NFPROTO_IPV6 ? CTA_NAT_V6_MINIP : CTA_NAT_V4_MINIP;
+	int amax = family == NFPROTO_IPV6 ? CTA_NAT_V6_MAXIP : CTA_NAT_V4_MAXIP;
+	struct nlattr *nat, *proto;
+	const void *addr;
+	__be16 port;
+
+	if (nla_parse_nested(tb, NF_CKPT_NAT_A_MAX, rec, nf_ckpt_nat_policy,
+			     NULL) ||
+	    !tb[NF_CKPT_NAT_A_ADDR] || !tb[NF_CKPT_NAT_A_PORT] ||
+	    nla_len(tb[NF_CKPT_NAT_A_ADDR]) != alen)
+		return -EINVAL;
+	addr = nla_data(tb[NF_CKPT_NAT_A_ADDR]);
+	port = nla_get_be16(tb[NF_CKPT_NAT_A_PORT]);
+
+	nb->len = 0;
+	nat = nf_ckpt_nat_put(nb, CTA_NAT_SRC | NLA_F_NESTED, 0, NULL);
+	if (!nat || !nf_ckpt_nat_put(nb, amin, alen, addr) ||
+	    !nf_ckpt_nat_put(nb, amax, alen, addr))
+		return -EMSGSIZE;
+	proto = nf_ckpt_nat_put(nb, CTA_NAT_PROTO | NLA_F_NESTED, 0, NULL);
+	if (!proto ||
+	    !nf_ckpt_nat_put(nb, CTA_PROTONAT_PORT_MIN, sizeof(port), &port) ||
+	    !nf_ckpt_nat_put(nb, CTA_PROTONAT_PORT_MAX, sizeof(port), &port))
+		return -EMSGSIZE;
+	nf_ckpt_nat_end(nb, proto);
+	nf_ckpt_nat_end(nb, nat);
+	return 0;
+}
+
+/*
+ * Both manips, DST first, a null binding for the one without a record,
+ * as ctnetlink does.  Then the reply tuple must be the recorded one.
+ */
+static enum nf_ckpt_fail nf_ckpt_setup_nat(struct nf_ckpt_run *r,
+					   struct nf_conn *ct,
+					   const struct nf_ckpt_base *b)
+{
+	static const enum nf_nat_manip_type order[] = {
+		NF_NAT_MANIP_DST, NF_NAT_MANIP_SRC,
+	};
+	struct nf_ckpt_nat_buf nb[2];
+	const struct nf_nat_hook *nat_hook;
+	unsigned int i;
+	int err = 0;
+
+	if (!b->nat[NF_NAT_MANIP_SRC] && !b->nat[NF_NAT_MANIP_DST])
+		return NF_CKPT_OK;
+	for (i = 0; i < ARRAY_SIZE(order); i++)
+		if (b->nat[order[i]] &&
+		    nf_ckpt_nat_attr(b->nat[order[i]], b->family, &nb[i]))
+			return NF_CKPT_FAIL_INVAL;
+
+	if (!rcu_access_pointer(nf_nat_hook) && r->may_load)
+		request_module("nf-nat");
+
+	rcu_read_lock();
+	nat_hook = rcu_dereference(nf_nat_hook);
+	if (!nat_hook) {
+		rcu_read_unlock();
+		return NF_CKPT_FAIL_NAT;
+	}
+	for (i = 0; i < ARRAY_SIZE(order) && !err; i++)
+		err = nat_hook->parse_nat_setup(ct, order[i], b->nat[order[i]] ?
+						(struct nlattr *)nb[i].data :
+						NULL);
+	rcu_read_unlock();
+	if (err)
+		return err == -ENOMEM ? NF_CKPT_FAIL_NOMEM : NF_CKPT_FAIL_NAT;
+	if (!nf_ct_tuple_equal(&ct->tuplehash[IP_CT_DIR_REPLY].tuple,
+			       &b->tuple[IP_CT_DIR_REPLY]))
+		return NF_CKPT_FAIL_NAT;
+	return NF_CKPT_OK;
+}
+
+static struct nf_conntrack_helper *
+nf_ckpt_helper_get(struct nf_ckpt_run *r, const char *name, u8 family,
+		   u8 proto)
+	__must_hold(RCU)
+{
+	struct nf_conntrack_helper *helper;
+
+	helper = __nf_conntrack_helper_find(name, family, proto);
+	if (helper || !r->may_load)
+		return helper;
+	rcu_read_unlock();
+	request_module("nfct-helper-%s", name);
+	rcu_read_lock();
+	return __nf_conntrack_helper_find(name, family, proto);
+}
+
+static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
+					      struct nf_conn *ct,
+					      const struct nf_ckpt_rec_view *rec)
+{
+	struct nlattr *tb[NF_CKPT_HELPER_A_MAX + 1];
+	struct nf_conntrack_helper *helper;
+	enum nf_ckpt_fail ret = NF_CKPT_OK;
+	struct nf_conn_help *help;
+	size_t len;
+
+	if (!rec)
+		return NF_CKPT_OK;
+	if (nla_parse(tb, NF_CKPT_HELPER_A_MAX, rec->payload, rec->len,
+		      nf_ckpt_helper_policy, NULL) ||
+	    !tb[NF_CKPT_HELPER_A_NAME])
+		return NF_CKPT_FAIL_INVAL;
+
+	rcu_read_lock();
+	helper = nf_ckpt_helper_get(r, nla_data(tb[NF_CKPT_HELPER_A_NAME]),
+				    nf_ct_l3num(ct), nf_ct_protonum(ct));
+	if (!helper) {
+		ret = NF_CKPT_FAIL_HELPER;
+		goto out;
+	}
+	help = nf_ct_helper_ext_add(ct, GFP_ATOMIC);
+	if (!help) {
+		ret = NF_CKPT_FAIL_NOMEM;
+		goto out;
+	}
+	if (tb[NF_CKPT_HELPER_A_DATA]) {
+		/* The layout is the running kernel's: the size must match. */
+		len = min(helper->data_len ?: sizeof(help->data),
+			  sizeof(help->data));
+		if (nla_len(tb[NF_CKPT_HELPER_A_DATA]) != len) {
+			ret = NF_CKPT_FAIL_HELPER;
+			goto out;
+		}
+		nla_memcpy(help->data, tb[NF_CKPT_HELPER_A_DATA], len);
+	}
+	/* Explicitly assigned: no automatic helper lookup for it. */
+	__set_bit(IPS_HELPER_BIT, &ct->status);
+	rcu_assign_pointer(help->helper, helper);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static void nf_ckpt_restore_tcp_dir(struct ip_ct_tcp_state *s,
+				    const struct nlattr *attr)
+{
+	struct nlattr *tb[NF_CKPT_TCPW_A_MAX + 1];
+
+	if (!attr || nla_parse_nested(tb, NF_CKPT_TCPW_A_MAX, attr,
+				      nf_ckpt_tcpw_policy, NULL))
+		return;
+	if (tb[NF_CKPT_TCPW_A_END])
+		s->td_end = nla_get_u32(tb[NF_CKPT_TCPW_A_END]);
+	if (tb[NF_CKPT_TCPW_A_MAXEND])
+		s->td_maxend = nla_get_u32(tb[NF_CKPT_TCPW_A_MAXEND]);
+	if (tb[NF_CKPT_TCPW_A_MAXACK])
+		s->td_maxack = nla_get_u32(tb[NF_CKPT_TCPW_A_MAXACK]);
+	if (tb[NF_CKPT_TCPW_A_WSCALE])
+		s->td_scale = nla_get_u8(tb[NF_CKPT_TCPW_A_WSCALE]);
+	if (tb[NF_CKPT_TCPW_A_FLAGS])
+		s->flags = nla_get_u8(tb[NF_CKPT_TCPW_A_FLAGS]);
+	/* Re-learnt from the next segment of this direction. */
+	s->td_maxwin = 0;
+}
+
+static int nf_ckpt_restore_tcp(struct nf_conn *ct, const struct nlattr *attr)
+{
+	struct nlattr *tb[NF_CKPT_TCP_A_MAX + 1];
+	struct ip_ct_tcp *t = &ct->proto.tcp;
+
+	if (nla_parse_nested(tb, NF_CKPT_TCP_A_MAX, attr, nf_ckpt_tcp_policy,
+			     NULL) || !tb[NF_CKPT_TCP_A_STATE])
+		return -EINVAL;
+	t->state = nla_get_u8(tb[NF_CKPT_TCP_A_STATE]);
+	nf_ckpt_restore_tcp_dir(&t->seen[IP_CT_DIR_ORIGINAL],
+				tb[NF_CKPT_TCP_A_ORIG]);
+	nf_ckpt_restore_tcp_dir(&t->seen[IP_CT_DIR_REPLY],
+				tb[NF_CKPT_TCP_A_REPLY]);
+	if (tb[NF_CKPT_TCP_A_LAST_DIR])
+		t->last_dir = nla_get_u8(tb[NF_CKPT_TCP_A_LAST_DIR]);
+	if (tb[NF_CKPT_TCP_A_RETRANS])
+		t->retrans = nla_get_u8(tb[NF_CKPT_TCP_A_RETRANS]);
+	if (tb[NF_CKPT_TCP_A_LAST_INDEX])
+		t->last_index = nla_get_u8(tb[NF_CKPT_TCP_A_LAST_INDEX]);
+	if (tb[NF_CKPT_TCP_A_LAST_SEQ])
+		t->last_seq = nla_get_u32(tb[NF_CKPT_TCP_A_LAST_SEQ]);
+	if (tb[NF_CKPT_TCP_A_LAST_ACK])
+		t->last_ack = nla_get_u32(tb[NF_CKPT_TCP_A_LAST_ACK]);
+	if (tb[NF_CKPT_TCP_A_LAST_END])
+		t->last_end = nla_get_u32(tb[NF_CKPT_TCP_A_LAST_END]);
+	if (tb[NF_CKPT_TCP_A_LAST_WIN])
+		t->last_win = nla_get_u16(tb[NF_CKPT_TCP_A_LAST_WIN]);
+	if (tb[NF_CKPT_TCP_A_LAST_WSCALE])
+		t->last_wscale = nla_get_u8(tb[NF_CKPT_TCP_A_LAST_WSCALE]);
+	if (tb[NF_CKPT_TCP_A_LAST_FLAGS])
+		t->last_flags = nla_get_u8(tb[NF_CKPT_TCP_A_LAST_FLAGS]);
+	return 0;
+}
+
+static int nf_ckpt_restore_sctp(struct nf_conn *ct, const struct nlattr *attr)
+{
+	struct nlattr *tb[NF_CKPT_SCTP_A_MAX + 1];
+	struct ip_ct_sctp *s = &ct->proto.sctp;
+
+	if (nla_parse_nested(tb, NF_CKPT_SCTP_A_MAX, attr, nf_ckpt_sctp_policy,
+			     NULL) || !tb[NF_CKPT_SCTP_A_STATE])
+		return -EINVAL;
+	s->state = nla_get_u8(tb[NF_CKPT_SCTP_A_STATE]);
+	if (tb[NF_CKPT_SCTP_A_VTAG_ORIG])
+		s->vtag[IP_CT_DIR_ORIGINAL] =
+			nla_get_be32(tb[NF_CKPT_SCTP_A_VTAG_ORIG]);
+	if (tb[NF_CKPT_SCTP_A_VTAG_REPLY])
+		s->vtag[IP_CT_DIR_REPLY] =
+			nla_get_be32(tb[NF_CKPT_SCTP_A_VTAG_REPLY]);
+	if (tb[NF_CKPT_SCTP_A_INIT_ORIG])
+		s->init[IP_CT_DIR_ORIGINAL] =
+			nla_get_u8(tb[NF_CKPT_SCTP_A_INIT_ORIG]);
+	if (tb[NF_CKPT_SCTP_A_INIT_REPLY])
+		s->init[IP_CT_DIR_REPLY] =
+			nla_get_u8(tb[NF_CKPT_SCTP_A_INIT_REPLY]);
+	if (tb[NF_CKPT_SCTP_A_LAST_DIR])
+		s->last_dir = nla_get_u8(tb[NF_CKPT_SCTP_A_LAST_DIR]);
+	if (tb[NF_CKPT_SCTP_A_FLAGS])
+		s->flags = nla_get_u8(tb[NF_CKPT_SCTP_A_FLAGS]);
+	return 0;
+}
+
+/* L4 state; UDP's stream flag is the ASSURED bit of the BASE status. */
+static int nf_ckpt_restore_l4(struct nf_conn *ct,
+			      const struct nf_ckpt_rec_view *rec)
+{
+	struct nlattr *tb[NF_CKPT_L4_A_MAX + 1];
+
+	if (!rec)
+		return nf_ct_protonum(ct) == IPPROTO_TCP ? -EINVAL : 0;
+	if (nla_parse(tb, NF_CKPT_L4_A_MAX, rec->payload, rec->len,
+		      nf_ckpt_l4_policy, NULL))
+		return -EINVAL;
+	switch (nf_ct_protonum(ct)) {
+	case IPPROTO_TCP:
+		if (!tb[NF_CKPT_L4_A_TCP])
+			return -EINVAL;
+		return nf_ckpt_restore_tcp(ct, tb[NF_CKPT_L4_A_TCP]);
+	case IPPROTO_SCTP:
+		if (!tb[NF_CKPT_L4_A_SCTP])
+			return -EINVAL;
+		return nf_ckpt_restore_sctp(ct, tb[NF_CKPT_L4_A_SCTP]);
+	}
+	return 0;
+}
+
+static void nf_ckpt_restore_seqadj_dir(struct nf_ct_seqadj *s,
+				       const struct nlattr *attr)
+{
+	struct nlattr *tb[NF_CKPT_SEQADJ_DIR_A_MAX + 1];
+
+	if (!attr || nla_parse_nested(tb, NF_CKPT_SEQADJ_DIR_A_MAX, attr,
+				      nf_ckpt_seqadj_dir_policy, NULL))
+		return;
+	if (tb[NF_CKPT_SEQADJ_DIR_A_POS])
+		s->correction_pos = nla_get_u32(tb[NF_CKPT_SEQADJ_DIR_A_POS]);
+	if (tb[NF_CKPT_SEQADJ_DIR_A_BEFORE])
+		s->offset_before = nla_get_u32(tb[NF_CKPT_SEQADJ_DIR_A_BEFORE]);
+	if (tb[NF_CKPT_SEQADJ_DIR_A_AFTER])
+		s->offset_after = nla_get_u32(tb[NF_CKPT_SEQADJ_DIR_A_AFTER]);
+}
+
+static int nf_ckpt_restore_seqadj(struct nf_conn *ct,
+				  const struct nf_ckpt_rec_view *rec)
+{
+	struct nlattr *tb[NF_CKPT_SEQADJ_A_MAX + 1];
+	struct nf_conn_seqadj *seqadj = nfct_seqadj(ct);
+
+	if (!rec)
+		return 0;
+	if (!seqadj)
+		return -ENOMEM;
+	if (nla_parse(tb, NF_CKPT_SEQADJ_A_MAX, rec->payload, rec->len,
+		      nf_ckpt_seqadj_policy, NULL))
+		return -EINVAL;
+	nf_ckpt_restore_seqadj_dir(&seqadj->seq[IP_CT_DIR_ORIGINAL],
+				   tb[NF_CKPT_SEQADJ_A_ORIG]);
+	nf_ckpt_restore_seqadj_dir(&seqadj->seq[IP_CT_DIR_REPLY],
+				   tb[NF_CKPT_SEQADJ_A_REPLY]);
+	__set_bit(IPS_SEQ_ADJUST_BIT, &ct->status);
+	return 0;
+}
+
+static void nf_ckpt_restore_labels(struct nf_conn *ct,
+				   const struct nf_ckpt_base *b, u64 id)
+{
+	struct nf_conn_labels *labels = nf_ct_labels_ext_add(ct);
+
+	if (!labels)
+		return;		/* the fallback table gives it a new ID */
+	if (b->labels)
+		memcpy(labels->bits, b->labels, NF_CKPT_LABEL_ID_BIT / 8);
+	nf_ckpt_ct_set_label_id(ct, id);
+}
+
+static enum nf_ckpt_fail nf_ckpt_errno_fail(int err)
+{
+	switch (err) {
+	case -ENOMEM:
+		return NF_CKPT_FAIL_NOMEM;
+	case -EINVAL:
+		return NF_CKPT_FAIL_INVAL;
+	}
+	return NF_CKPT_FAIL_OTHER;
+}
+
+/* Everything but the insertion, on a conntrack nobody else sees yet. */
+static enum nf_ckpt_fail
+nf_ckpt_build(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id,
+	      const struct nf_ckpt_base *b, const struct nf_ckpt_rec_view *recs,
+	      unsigned int nrecs, u64 timeout_ms)
+{
+	enum nf_ckpt_fail ret;
+	int err;
+
+	/* The helper before NAT: NAT helpers look at it. */
+	ret = nf_ckpt_setup_helper(r, ct, nf_ckpt_layer_of(recs, nrecs,
+						NF_CKPT_LAYER_HELPER));
+	if (ret)
+		return ret;
+	ret = nf_ckpt_setup_nat(r, ct, b);
+	if (ret)
+		return ret;
+
+	/* Extensions are only added before IPS_CONFIRMED. */
+	nf_ct_acct_ext_add(ct, GFP_KERNEL);
+	nf_ct_tstamp_ext_add(ct, GFP_KERNEL);
+	nf_ct_ecache_ext_add(ct, 0, 0, GFP_KERNEL);
+	nf_ckpt_restore_labels(ct, b, id);
+	nfct_seqadj_ext_add(ct);
+	nfct_synproxy_ext_add(ct);
+
+	__set_bit(IPS_CONFIRMED_BIT, &ct->status);
+	__nf_ct_set_timeout(ct, msecs_to_jiffies(timeout_ms));
+	ct->status |= b->status & NF_CKPT_STATUS_RESTORE;
+	ct->mark = b->mark;
+
+	memset(&ct->proto, 0, sizeof(ct->proto));
+	err = nf_ckpt_restore_l4(ct, nf_ckpt_layer_of(recs, nrecs,
+						     NF_CKPT_LAYER_L4));
+	if (!err)
+		err = nf_ckpt_restore_seqadj(ct, nf_ckpt_layer_of(recs, nrecs,
+							NF_CKPT_LAYER_SEQADJ));
+	return err ? nf_ckpt_errno_fail(err) : NF_CKPT_OK;
+}
+
+static bool nf_ckpt_table_full(struct net *net)
+{
+	unsigned int max = READ_ONCE(nf_conntrack_max);
+
+	return max && nf_conntrack_count(net) >= max;
+}
+
+static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
+					const struct nf_ckpt_base *b,
+					const struct nf_ckpt_rec_view *recs,
+					unsigned int nrecs, u64 timeout_ms)
+{
+	struct nf_conn *ct, *master = NULL, *cur;
+	struct nf_conn_tstamp *tstamp;
+	enum nf_ckpt_fail ret;
+	int err;
+
+	if (b->master_id) {
+		master = nf_ckpt_find_by_id(r->net, b->master_id);
+		if (!master)
+			return r->last_pass ? NF_CKPT_FAIL_OTHER : NF_CKPT_DEFER;
+	}
+	if (r->dry_run) {
+		if (master)
+			nf_ct_put(master);
+		return NF_CKPT_OK;
+	}
+
+	ct = nf_conntrack_alloc(r->net, &b->zone, &b->tuple[IP_CT_DIR_ORIGINAL],
+				&b->tuple[IP_CT_DIR_REPLY], GFP_KERNEL);
+	if (IS_ERR(ct)) {
+		if (master)
+			nf_ct_put(master);
+		return nf_ckpt_table_full(r->net) ? NF_CKPT_FAIL_NOSPC :
+						    NF_CKPT_FAIL_NOMEM;
+	}
+
+	ret = nf_ckpt_build(r, ct, id, b, recs, nrecs, timeout_ms);
+	if (ret)
+		goto err_free;
+
+	if (master) {
+		/* The reference is the child's, dropped when it is freed. */
+		__set_bit(IPS_EXPECTED_BIT, &ct->status);
+		ct->master = master;
+	}
+	tstamp = nf_conn_tstamp_find(ct);
+	if (tstamp)
+		tstamp->start = ktime_get_real_ns();
+
+	err = nf_conntrack_hash_check_insert(ct);
+	if (err) {
+		ret = err == -ENOSPC ? NF_CKPT_FAIL_NOSPC : NF_CKPT_FAIL_OTHER;
+		if (err == -EEXIST) {
+			/* Came back meanwhile, or a clash on the reply side. */
+			cur = nf_ckpt_find(r->net, b);
+			ret = NF_CKPT_FAIL_NAT;
+			if (cur) {
+				nf_ckpt_rebind(r, cur, id);
+				nf_ct_put(cur);
+				ret = NF_CKPT_EXISTING;
+			}
+		}
+		goto err_free;
+	}
+
+	nf_conntrack_eventmask_report((1 << IPCT_NEW) | (1 << IPCT_HELPER) |
+				      (1 << IPCT_LABEL) | (1 << IPCT_MARK) |
+				      (1 << IPCT_SEQADJ) |
+				      (ct->master ? 1 << IPCT_RELATED : 0) |
+				      (test_bit(IPS_ASSURED_BIT, &ct->status) ?
+				       1 << IPCT_ASSURED : 0),
+				      ct, 0, 0);
+	nf_ct_put(ct);
+	return NF_CKPT_OK;
+
+err_free:
+	if (master) {
+		ct->master = NULL;
+		nf_ct_put(master);
+	}
+	nf_conntrack_free(ct);
+	return ret;
+}
+
+static void nf_ckpt_count(struct nf_ckpt_restore_stats *st,
+			  enum nf_ckpt_fail ret)
+{
+	switch (ret) {
+	case NF_CKPT_OK:
+		st->restored++;
+		break;
+	case NF_CKPT_EXISTING:
+		st->existing++;
+		break;
+	case NF_CKPT_DEFER:
+	case NF_CKPT_SKIP:
+		break;
+	case NF_CKPT_FAIL_NOMEM:
+		st->fail_nomem++;
+		break;
+	case NF_CKPT_FAIL_NOSPC:
+		st->fail_nospc++;
+		break;
+	case NF_CKPT_FAIL_HELPER:
+		st->fail_helper++;
+		break;
+	case NF_CKPT_FAIL_NAT:
+		st->fail_nat++;
+		break;
+	case NF_CKPT_FAIL_INVAL:
+		st->fail_inval++;
+		break;
+	case NF_CKPT_FAIL_OTHER:
+		st->fail_other++;
+		break;
+	}
+}
+
+static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
+					     const struct nf_ckpt_rec_view *recs,
+					     unsigned int nrecs)
+{
+	const struct nf_ckpt_rec_view *base;
+	struct nf_ckpt_base b;
+	struct nf_conn *ct;
+	u64 age_ms;
+
+	base = nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_BASE);
+	if (nf_ckpt_parse_base(base, &b))
+		return NF_CKPT_FAIL_INVAL;
+	nf_ckpt_id_seen(id);
+
+	ct = nf_ckpt_find(r->net, &b);
+	if (ct) {
+		if (!r->dry_run)
+			nf_ckpt_rebind(r, ct, id);
+		nf_ct_put(ct);
+		return NF_CKPT_EXISTING;
+	}
+
+	/* The timeout ran on since the checkpoint. */
+	age_ms = base->age_ms;
+	if (b.timeout_ms <= age_ms)
+		return NF_CKPT_SKIP;
+	return nf_ckpt_create(r, id, &b, recs, nrecs, b.timeout_ms - age_ms);
+}
+
+static int nf_ckpt_restore_cb(struct net *net, u64 id,
+			      const struct nf_ckpt_rec_view *recs,
+			      unsigned int nrecs, void *arg)
+{
+	struct nf_ckpt_run *r = arg;
+	enum nf_ckpt_fail ret;
+
+	ret = nf_ckpt_restore_one(r, id, recs, nrecs);
+	if (ret == NF_CKPT_DEFER && nf_ckpt_idlist_add(&r->deferred, id))
+		ret = NF_CKPT_FAIL_NOMEM;
+	nf_ckpt_count(r->st, ret);
+
+	if ((ret == NF_CKPT_OK || ret == NF_CKPT_EXISTING) && !r->dry_run &&
+	    nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_EXPECT) &&
+	    nf_ckpt_idlist_add(&r->expects, id))
+		r->st->fail_expect++;
+	return 0;
+}
+
+/* Expectations ------------------------------------------------------- */
+
+static int nf_ckpt_exp_tuple(const struct nlattr *attr, u8 family, u8 proto,
+			     struct nf_conntrack_tuple *t)
+{
+	return nf_ckpt_parse_tuple(attr, family, proto, IP_CT_DIR_ORIGINAL, t);
+}
+
+static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
+			      const struct nlattr *item)
+{
+	struct nlattr *tb[NF_CKPT_EXP_A_MAX + 1];
+	const struct nf_ct_helper_expectfn *fn = NULL;
+	struct nf_conntrack_helper *helper = NULL, *mhelper;
+	struct nf_conntrack_tuple tuple, mask;
+	u8 family = nf_ct_l3num(master);
+	struct nf_conntrack_expect *exp;
+	struct nf_conn_help *help;
+	u32 class = 0;
+	u8 proto;
+	int err;
+
+	if (nla_parse_nested(tb, NF_CKPT_EXP_A_MAX, item, nf_ckpt_exp_policy,
+			     NULL))
+		return -EINVAL;
+	proto = tb[NF_CKPT_EXP_A_PROTO] ? nla_get_u8(tb[NF_CKPT_EXP_A_PROTO]) :
+					  nf_ct_protonum(master);
+	if (nf_ckpt_exp_tuple(tb[NF_CKPT_EXP_A_TUPLE], family, proto, &tuple) ||
+	    nf_ckpt_exp_tuple(tb[NF_CKPT_EXP_A_MASK], family, proto, &mask))
+		return -EINVAL;
+	if (tb[NF_CKPT_EXP_A_CLASS])
+		class = nla_get_u32(tb[NF_CKPT_EXP_A_CLASS]);
+
+	help = nfct_help(master);
+	if (!help)
+		return -EOPNOTSUPP;
+
+	rcu_read_lock();
+	mhelper = rcu_dereference(help->helper);
+	/* The class indexes the master helper's expect_policy[]. */
+	if (mhelper && class > mhelper->expect_class_max) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (tb[NF_CKPT_EXP_A_HELPER]) {
+		helper = nf_ckpt_helper_get(r, nla_data(tb[NF_CKPT_EXP_A_HELPER]),
+					    family, proto);
+		if (!helper) {
+			err = -EOPNOTSUPP;
+			goto out;
+		}
+	}
+	if (tb[NF_CKPT_EXP_A_FN]) {
+		fn = nf_ct_helper_expectfn_find_by_name(nla_data(tb[NF_CKPT_EXP_A_FN]));
+		if (!fn) {
+			err = -EOPNOTSUPP;
+			goto out;
+		}
+	}
+
+	exp = nf_ct_expect_alloc(master);
+	if (!exp) {
+		err = -ENOMEM;
+		goto out;
+	}
+	exp->flags = tb[NF_CKPT_EXP_A_FLAGS] ?
+		     nla_get_u32(tb[NF_CKPT_EXP_A_FLAGS]) & NF_CT_EXPECT_MASK : 0;
+	exp->class = class;
+	exp->master = master;
+	exp->expectfn = fn ? fn->expectfn : NULL;
+	rcu_assign_pointer(exp->helper, helper);
+	exp->tuple = tuple;
+	exp->mask.src.u3 = mask.src.u3;
+	exp->mask.src.u.all = mask.src.u.all;
+	if (tb[NF_CKPT_EXP_A_SAVED_ADDR] &&
+	    nla_len(tb[NF_CKPT_EXP_A_SAVED_ADDR]) <= sizeof(exp->saved_addr)) {
+		nla_memcpy(&exp->saved_addr, tb[NF_CKPT_EXP_A_SAVED_ADDR],
+			   sizeof(exp->saved_addr));
+		if (tb[NF_CKPT_EXP_A_SAVED_PORT])
+			exp->saved_proto.all =
+				nla_get_be16(tb[NF_CKPT_EXP_A_SAVED_PORT]);
+		if (tb[NF_CKPT_EXP_A_DIR])
+			exp->dir = nla_get_u8(tb[NF_CKPT_EXP_A_DIR]);
+	}
+	rcu_read_unlock();
+
+	err = nf_ct_expect_related_report(exp, 0, 0, 0);
+	if (!err && tb[NF_CKPT_EXP_A_TIMEOUT_MS]) {
+		/* Left as it was at the checkpoint, not the helper's full. */
+		spin_lock_bh(&nf_conntrack_expect_lock);
+		WRITE_ONCE(exp->timeout, nfct_time_stamp +
+			   msecs_to_jiffies(nla_get_u64(tb[NF_CKPT_EXP_A_TIMEOUT_MS])));
+		spin_unlock_bh(&nf_conntrack_expect_lock);
+	}
+	nf_ct_expect_put(exp);
+	return err;
+out:
+	rcu_read_unlock();
+	return err;
+}
+
+static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
+				      const struct nf_ckpt_rec_view *recs,
+				      unsigned int nrecs, void *arg)
+{
+	const struct nf_ckpt_rec_view *rec;
+	struct nf_ckpt_run *r = arg;
+	const struct nlattr *item;
+	struct nf_ckpt_base b;
+	struct nf_conn *master;
+	int rem, err;
+
+	rec = nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_EXPECT);
+	if (!rec)
+		return 0;
+	if (nf_ckpt_parse_base(nf_ckpt_layer_of(recs, nrecs,
+						NF_CKPT_LAYER_BASE), &b)) {
+		r->st->fail_expect++;
+		return 0;
+	}
+	master = nf_ckpt_find(net, &b);
+	if (!master) {
+		r->st->fail_expect++;
+		return 0;
+	}
+	nla_for_each_attr(item, rec->payload, rec->len, rem) {
+		if (nla_type(item) != NF_CKPT_EXPECT_A_ITEM)
+			continue;
+		err = nf_ckpt_create_exp(r, master, item);
+		if (!err)
+			r->st->expects++;
+		else if (err != -EEXIST && err != -EBUSY)
+			r->st->fail_expect++;
+	}
+	nf_ct_put(master);
+	return 0;
+}
+
+/* The run ----------------------------------------------------------- */
+
+int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
+			struct nf_ckpt_restore_stats *st)
+{
+	struct nf_ckpt_run r = {
+		.net		= net,
+		.cn		= nf_ckpt_ct_pernet(net),
+		.st		= st,
+		.dry_run	= dry_run,
+		.may_load	= may_load,
+	};
+	size_t i;
+	int err;
+
+	err = nf_ckpt_store_walk(net, nf_ckpt_restore_cb, &r);
+
+	/* Children whose master came later in ID order. */
+	r.last_pass = true;
+	for (i = 0; !err && i < r.deferred.n; i++) {
+		err = nf_ckpt_store_lookup(net, r.deferred.ids[i],
+					   nf_ckpt_restore_cb, &r);
+		if (err == -ENOENT)
+			err = 0;	/* forgotten meanwhile */
+		cond_resched();
+	}
+	for (i = 0; !err && i < r.expects.n; i++) {
+		err = nf_ckpt_store_lookup(net, r.expects.ids[i],
+					   nf_ckpt_restore_expects_cb, &r);
+		if (err == -ENOENT)
+			err = 0;
+		cond_resched();
+	}
+
+	nf_ckpt_idlist_free(&r.deferred);
+	nf_ckpt_idlist_free(&r.expects);
+	return err;
+}
