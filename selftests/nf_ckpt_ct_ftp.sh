@@ -67,7 +67,7 @@ S setsid "$PY" -m pyftpdlib -i 10.0.2.2 -p 21 -d "$tmp/root" \
 ftpd_listening() {
 	S ss -Hlnt "sport = :21" | grep -q .
 }
-wait_until 10 ftpd_listening || die "pyftpdlib did not start"
+wait_until 60 ftpd_listening || die "pyftpdlib did not start"
 
 # The client: one step per line read on stdin, reports on stdout.
 cat >"$tmp/client.py" <<'EOF'
@@ -141,12 +141,12 @@ ftp_session() {
 
 	hold_data
 	coproc FTPC { C "$PY" -u "$tmp/client.py" 10.0.2.2 "$sport" 2>&1; }
-	wait_until 20 has_sport "$sport" || die "no record of the control connection"
+	wait_until 40 has_sport "$sport" || die "no record of the control connection"
 	ctl_id=$(id_by_sport "$sport" || echo 0)
 	exp_pending() {
 		R conntrack -L expect 2>/dev/null | grep -q 'proto=6'
 	}
-	wait_until 20 exp_pending || ktap_info "no expectation in conntrack -L expect"
+	wait_until 40 exp_pending || ktap_info "no expectation in conntrack -L expect"
 
 	# --- after PORT: helper data and the pending expectation
 	helper_ok() {
@@ -155,7 +155,7 @@ ftp_session() {
 			(.layers | index("helper") != null)' >/dev/null
 	}
 	check "control connection: HELPER record, ftp with private data$sfx" \
-		wait_until 10 helper_ok
+		wait_until 30 helper_ok
 
 	# The expectation as conntrack -L expect shows it, with what nf_nat_ftp
 	# made of the port.
@@ -173,7 +173,7 @@ ftp_session() {
 			.expect[0].timeout_ms > 0 and .expect[0].timeout_ms <= 300000' >/dev/null
 	}
 	check "the pending expectation is recorded as conntrack shows it$sfx" \
-		wait_until 10 expect_ok
+		wait_until 30 expect_ok
 
 	if [[ -n $nat ]]; then
 		nat_expect_ok() {
@@ -181,7 +181,7 @@ ftp_session() {
 				ckpt show "$ctl_id" >"$tmp/pending.txt" &&
 				grep -qE 'saved=[^ ]+:[0-9]+$' "$tmp/pending.txt"
 		}
-		if wait_until 10 nat_expect_ok; then
+		if wait_until 30 nat_expect_ok; then
 			ok "SNAT: the expectation has nat-follow-master and a saved port"
 		else
 			fail "SNAT: the expectation has nat-follow-master and a saved port"
@@ -192,7 +192,7 @@ ftp_session() {
 			show "$ctl_id" | jq -e '(.layers | index("seqadj") != null) and
 				.seqadj.orig.offset_after != 0' >/dev/null
 		}
-		check "SNAT: the PORT rewrite left a SEQADJ layer" wait_until 10 seqadj_ok
+		check "SNAT: the PORT rewrite left a SEQADJ layer" wait_until 30 seqadj_ok
 	fi
 
 	# --- the server opens the data connection
@@ -208,7 +208,7 @@ ftp_session() {
 		ckpt list --json | jq -e --argjson m "$ctl_id" \
 			'[.[] | select(.master_id == $m) | .id] | if length == 1 then .[0] else null end'
 	}
-	wait_until 10 data_id_of >/dev/null || true
+	wait_until 30 data_id_of >/dev/null || true
 	data_id=$(data_id_of || echo 0)
 	data_ok() {
 		ckpt list --json | jq -e --argjson id "$data_id" --arg dst "${nat:-10.0.1.2}" \
@@ -231,7 +231,7 @@ ftp_session() {
 			(.layers | index("expect") == null)' >/dev/null
 	}
 	check "the consumed expectation left the control connection's records$sfx" \
-		wait_until 10 consumed
+		wait_until 30 consumed
 
 	# --- closing
 	echo close >&"${FTPC[1]}"
@@ -240,7 +240,7 @@ ftp_session() {
 		! ckpt list --json | jq -e --argjson id "$data_id" 'any(.[]; .id == $id)' >/dev/null
 	}
 	check "data connection closed: its records are forgotten$sfx" \
-		wait_until 10 data_gone
+		wait_until 30 data_gone
 	echo quit >&"${FTPC[1]}"
 	wait "$FTPC_PID" 2>/dev/null || true
 }

@@ -282,18 +282,18 @@ bg_in "$server" "socat UDP4-LISTEN:5002,reuseaddr,fork EXEC:cat"
 bg_in "$server" "socat UDP4-LISTEN:5012,reuseaddr,fork EXEC:cat"
 bg_in "$server" "socat -u TCP4-LISTEN:5010,reuseaddr,fork OPEN:/dev/null"
 ((have_sctp)) && bg_in "$server" "socat SCTP4-LISTEN:5003,reuseaddr,fork EXEC:cat"
-wait_until 10 listening "$server" tcp 5000 || die "servers did not start"
-wait_until 10 listening "$server" tcp 5010 || die "servers did not start"
+wait_until 30 listening "$server" tcp 5000 || die "servers did not start"
+wait_until 30 listening "$server" tcp 5010 || die "servers did not start"
 
 # A connection older than nf_ckpt_ct: no labels extension, fallback ID.
 bg_in "$client" "(echo pre; sleep 600) | socat - TCP4:10.0.2.2:5000,sourceport=4000"
-wait_until 10 ct_at_least 1 'ESTABLISHED.*sport=4000' ||
+wait_until 30 ct_at_least 1 'ESTABLISHED.*sport=4000' ||
 	die "the pre-existing connection did not establish: $(R conntrack -L 2>&1)"
 
 load_ct "${CT_ARGS[@]}"
 
 check "a connection older than the module is checkpointed at load" \
-	wait_until 10 has_sport 4000
+	wait_until 30 has_sport 4000
 
 # conntrack -E must keep working: ctnetlink keeps the event notifier.
 R stdbuf -oL conntrack -E -e NEW >"$tmp/events" 2>&1 &
@@ -301,7 +301,7 @@ events_up() {
 	C ping -q -c 1 -W 1 10.0.1.1 >/dev/null 2>&1
 	grep -q 'NEW.*icmp' "$tmp/events"
 }
-wait_until 20 events_up || ktap_info "conntrack -E reports nothing yet"
+wait_until 40 events_up || ktap_info "conntrack -E reports nothing yet"
 # Every record put and delete, for the checks of what went away.
 R stdbuf -oL "$CKPTCTL" monitor --json >"$tmp/mon" 2>&1 &
 
@@ -321,13 +321,13 @@ C ping -q -c 1 10.0.1.1 >/dev/null
 C ping -q -c 1 fd00:1::1 >/dev/null
 
 want_est=$((6 + have_sctp))
-wait_until 20 ct_at_least "$want_est" ESTABLISHED ||
+wait_until 40 ct_at_least "$want_est" ESTABLISHED ||
 	ktap_info "only $(ct_count ESTABLISHED) of $want_est connections established"
-wait_until 20 ct_at_least 1 'udp.*ASSURED' ||
+wait_until 40 ct_at_least 1 'udp.*ASSURED' ||
 	ktap_info "the UDP flow did not become a stream"
 
 # ---------------------------------------------------------------- checks
-if wait_until 15 compare_with_conntrack --all; then
+if wait_until 30 compare_with_conntrack --all; then
 	ok "ckptctl list agrees with conntrack -L field by field"
 else
 	fail "ckptctl list agrees with conntrack -L field by field"
@@ -391,7 +391,7 @@ ids_unique() {
 }
 check "IDs are unique, one per connection" ids_unique
 
-if wait_until 5 grep -q 'NEW.*dport=5006' "$tmp/events"; then
+if wait_until 15 grep -q 'NEW.*dport=5006' "$tmp/events"; then
 	ok "conntrack -E still reports new connections"
 else
 	fail "conntrack -E still reports new connections"
@@ -409,19 +409,19 @@ labelled_same() {
 	rec_lines >"$tmp/after"
 	[[ -s $tmp/before && -z $(comm -23 "$tmp/before" "$tmp/after") ]]
 }
-if wait_until 10 labelled_same; then
+if wait_until 30 labelled_same; then
 	ok "IDs survive rmmod/insmod nf_ckpt_ct (rebuilt from ct labels)"
 else
 	fail "IDs survive rmmod/insmod nf_ckpt_ct (rebuilt from ct labels)"
 	diff "$tmp/before" "$tmp/after" | sed 's/^/#   /' || true
 fi
 check "the pre-existing connection is recorded again after the reload" \
-	wait_until 10 has_sport 4000
-check "records match conntrack -L after the reload" wait_until 10 compare_with_conntrack --all
+	wait_until 30 has_sport 4000
+check "records match conntrack -L after the reload" wait_until 30 compare_with_conntrack --all
 
 max_before=$(awk '{print $6}' "$tmp/before" | sort -n | tail -n1)
 bg_in "$client" "(echo new; sleep 600) | socat - TCP4:10.0.2.2:5000,sourceport=4002"
-wait_until 10 has_sport 4002 || true
+wait_until 30 has_sport 4002 || true
 nid=$(id_by_sport 4002 || echo 0)
 check "a connection made after the reload gets a new, higher ID ($nid > $max_before)" \
 	test "${nid:-0}" -gt "${max_before:-0}"
@@ -458,12 +458,12 @@ C sh -c 'echo bye | socat -t 2 - TCP4:10.0.2.2:5000,sourceport=4003' >/dev/null
 time_wait() {
 	R conntrack -L -p tcp --sport 4003 2>/dev/null | grep -q TIME_WAIT
 }
-wait_until 10 time_wait || true
+wait_until 30 time_wait || true
 tcp_closed() {
 	put_then_forgotten 4003 && ! has_sport 4003 && time_wait
 }
 check "TCP close: recorded, then forgotten while conntrack shows TIME_WAIT" \
-	wait_until 10 tcp_closed
+	wait_until 30 tcp_closed
 
 if ((have_sctp)); then
 	C sh -c 'echo bye | socat -t 2 - SCTP4:10.0.2.2:5003,sourceport=4004' >/dev/null || true
@@ -472,7 +472,7 @@ if ((have_sctp)); then
 			R conntrack -L -p sctp 2>/dev/null | grep -q 'sport=4004'
 	}
 	check "SCTP shutdown: recorded, then forgotten, conntrack still there" \
-		wait_until 10 sctp_gone
+		wait_until 30 sctp_gone
 else
 	skip "SCTP shutdown: records forgotten (no sctp module)"
 fi
@@ -492,7 +492,7 @@ new_ids() { # proto: IDs of base records of proto put since $mon_lines
 both_new() {
 	[[ -n $(new_ids udp) && -n $(new_ids icmp) ]]
 }
-wait_until 10 both_new || true
+wait_until 30 both_new || true
 short_ids="$(new_ids udp) $(new_ids icmp)"
 check "short-lived UDP flow and ICMP echo recorded ($short_ids)" \
 	test "$(wc -w <<<"$short_ids")" = 2
@@ -503,6 +503,6 @@ expired() {
 	done
 	[[ $(ct_count 'dport=5012') == 0 ]]
 }
-check "UDP and ICMP records expire with their conntracks" wait_until 20 expired
+check "UDP and ICMP records expire with their conntracks" wait_until 40 expired
 
 ktap_finished

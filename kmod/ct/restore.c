@@ -683,7 +683,9 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 
 	if (b->master_id) {
 		master = nf_ckpt_find_by_id(r->net, b->master_id);
-		if (!master)
+		/* A dry run creates no master: its records must do. */
+		if (!master && !(r->dry_run &&
+				 nf_ckpt_store_has(r->net, b->master_id)))
 			return r->last_pass ? NF_CKPT_FAIL_OTHER : NF_CKPT_DEFER;
 	}
 	if (r->dry_run) {
@@ -900,6 +902,10 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 		     nla_get_u32(tb[NF_CKPT_EXP_A_FLAGS]) & NF_CT_EXPECT_MASK : 0;
 	exp->class = class;
 	exp->master = master;
+	write_pnet(&exp->net, nf_ct_net(master));
+#ifdef CONFIG_NF_CONNTRACK_ZONES
+	exp->zone = master->zone;
+#endif
 	exp->expectfn = fn ? fn->expectfn : NULL;
 	rcu_assign_pointer(exp->helper, helper);
 	exp->tuple = tuple;
