@@ -21,9 +21,9 @@
  *   - BASE labels: all 16 bytes with the ID half (bits 64..127) zeroed.
  *   - L4: TCP and SCTP always; UDP only once IPS_ASSURED (the STREAM
  *     flag); none for ICMP/ICMPv6 and other protocols.
- *   - HELPER data: helper->data_len bytes of nfct_help(ct)->data for
- *     userspace helpers, the whole area (sizeof(help->data)) for kernel
- *     helpers, whose data_len is 0.
+ *   - HELPER data: only for helpers whose private area is plain state
+ *     (helper.c: ftp, sip; userspace helpers' data_len bytes); other
+ *     helpers are recorded by name alone.
  *   - EXPECT helper: the helper that created the expectation (exp->helper,
  *     as ctnetlink's CTA_EXPECT_HELP_NAME); mask: as ctnetlink dumps it
  *     (destination fields all ones).
@@ -36,6 +36,8 @@
 #include <linux/workqueue.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_tuple.h>
+
+struct nf_conntrack_helper;
 #include <net/nf_ckpt_store.h>
 
 /* Module parameters (main.c). */
@@ -162,15 +164,20 @@ int nf_ckpt_encode_expect(struct nf_ckpt_msg *m, const struct nf_conn *ct);
 /* Conntrack timeout left, in jiffies; for unconfirmed ones too. */
 unsigned long nf_ckpt_ct_timeout_left(const struct nf_conn *ct);
 
+/*
+ * helper.c: how many bytes of a helper's private area are recorded (0:
+ * none), and whether a recorded copy may be given back to it.
+ */
+size_t nf_ckpt_helper_data_len(const struct nf_conntrack_helper *helper);
+bool nf_ckpt_helper_data_valid(const struct nf_conntrack_helper *helper,
+			       const void *data, size_t len);
+
 /* hooks.c */
 int nf_ckpt_hooks_register(struct net *net);
 void nf_ckpt_hooks_unregister(struct net *net);
 /* Assign IDs to and checkpoint the conntracks already in net.  Sleeps. */
 void nf_ckpt_walk_existing(struct nf_ckpt_ct_net *cn);
-/*
- * Checkpoint ct now, every layer (restore.c calls it on what it created).
- * Any context; takes ct->lock.
- */
+/* Checkpoint ct now, every layer.  Any context; takes ct->lock. */
 void nf_ckpt_ct_checkpoint(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
 
 /*

@@ -381,12 +381,12 @@ int nf_ckpt_encode_helper(struct nf_ckpt_msg *m, const struct nf_conn *ct)
 	rcu_read_lock();
 	helper = rcu_dereference(help->helper);
 	if (helper) {
-		size_t len = helper->data_len ?: sizeof(help->data);
+		size_t len = nf_ckpt_helper_data_len(helper);
 
-		len = min(len, sizeof(help->data));
 		if (nf_ckpt_put_string(m, NF_CKPT_HELPER_A_NAME, helper->name,
 				       NF_CT_HELPER_NAME_LEN) ||
-		    nf_ckpt_put(m, NF_CKPT_HELPER_A_DATA, len, help->data))
+		    (len && nf_ckpt_put(m, NF_CKPT_HELPER_A_DATA, len,
+					help->data)))
 			err = -EMSGSIZE;
 	}
 	rcu_read_unlock();

@@ -103,8 +103,8 @@ static u32 nf_ckpt_fp_helper(const struct nf_conn_help *help)
 	helper = rcu_dereference(help->helper);
 	if (!helper)
 		return 0;
-	len = min_t(size_t, helper->data_len ?: sizeof(help->data),
-		    sizeof(help->data));
+	/* Only what is recorded: a change elsewhere writes nothing new. */
+	len = nf_ckpt_helper_data_len(helper);
 	return jhash(help->data, len, (u32)(unsigned long)helper) | 1;
 }
 

@@ -112,6 +112,8 @@ u64 nf_ckpt_id_alloc(void)
 {
 	u64 id;
 
+	/* Past what a LOAD may have brought in since. */
+	nf_ckpt_id_seen(nf_ckpt_store_highest_id());
 	do {
 		id = atomic64_inc_return(&nf_ckpt_last_id);
 	} while (!lower_32_bits(id));

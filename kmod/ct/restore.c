@@ -439,14 +439,15 @@ static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
 		goto out;
 	}
 	if (tb[NF_CKPT_HELPER_A_DATA]) {
-		/* The layout is the running kernel's: the size must match. */
-		len = min(helper->data_len ?: sizeof(help->data),
-			  sizeof(help->data));
-		if (nla_len(tb[NF_CKPT_HELPER_A_DATA]) != len) {
+		/* Only a known, checked layout goes back into the helper. */
+		len = nla_len(tb[NF_CKPT_HELPER_A_DATA]);
+		if (!nf_ckpt_helper_data_valid(helper,
+					       nla_data(tb[NF_CKPT_HELPER_A_DATA]),
+					       len)) {
 			ret = NF_CKPT_FAIL_HELPER;
 			goto out;
 		}
-		nla_memcpy(help->data, tb[NF_CKPT_HELPER_A_DATA], len);
+		memcpy(help->data, nla_data(tb[NF_CKPT_HELPER_A_DATA]), len);
 	}
 	/* Explicitly assigned: no automatic helper lookup for it. */
 	__set_bit(IPS_HELPER_BIT, &ct->status);
