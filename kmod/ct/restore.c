@@ -678,6 +678,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 					unsigned int nrecs, u64 timeout_ms)
 {
 	struct nf_conn *ct, *master = NULL, *cur;
+	struct nf_conntrack_tuple reply;
 	struct nf_conn_tstamp *tstamp;
 	enum nf_ckpt_fail ret;
 	int err;
@@ -695,8 +696,21 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 		return NF_CKPT_OK;
 	}
 
+	/*
+	 * With NAT, the reply tuple is the NAT core's to derive from the
+	 * recorded mapping: only then does it mark the manips done (status
+	 * IPS_SRC_NAT / IPS_DST_NAT, which make packets be translated) and
+	 * hash the source mapping.  nf_ckpt_setup_nat() checks the result.
+	 */
+	reply = b->tuple[IP_CT_DIR_REPLY];
+	if ((b->nat[NF_NAT_MANIP_SRC] || b->nat[NF_NAT_MANIP_DST]) &&
+	    !nf_ct_invert_tuple(&reply, &b->tuple[IP_CT_DIR_ORIGINAL])) {
+		if (master)
+			nf_ct_put(master);
+		return NF_CKPT_FAIL_INVAL;
+	}
 	ct = nf_conntrack_alloc(r->net, &b->zone, &b->tuple[IP_CT_DIR_ORIGINAL],
-				&b->tuple[IP_CT_DIR_REPLY], GFP_KERNEL);
+				&reply, GFP_KERNEL);
 	if (IS_ERR(ct)) {
 		if (master)
 			nf_ct_put(master);
