@@ -3,10 +3,11 @@
 #
 # nf_ckpt_ct restore (issue #5): connections survive a firewall crash,
 # reload or conntrack loss.  Files cross a strict stateful router
-# (client -- router -- server; policy drop, established/related accepted,
-# new TCP only on a SYN from the client, new UDP only from the client,
-# nf_conntrack_tcp_loose=0, a counter on the final drop rule) at a limited
-# rate, and each crash lands mid-transfer:
+# (client -- router -- server; forward: policy drop, established/related
+# accepted, new TCP only on a SYN from the client, new UDP only from the
+# client, a counter on the final drop rule; input: policy drop too;
+# nf_conntrack_tcp_loose=0) at a limited rate, and each crash lands
+# mid-transfer:
 #   1. rmmod/insmod nf_ckpt_ct: the transfer completes, sha256 right, no
 #      drop, the connection keeps its ID;
 #   2. conntrack -F + ckptctl restore, and rmmod nf_ckpt_ct; conntrack -F;
@@ -21,8 +22,9 @@
 #   7. strictness: after the restore, a segment of the restored flow 1 GiB
 #      beyond the window (raw socket) is INVALID and hits the drop counter,
 #      an in-window copy passes, and the flow is not in liberal mode;
-#   8. controls: 2, 3, 4 and 6 with nfckpt absent and with restore=0 must
-#      show the flows dying (no progress for $IDLE_DEAD s after the crash).
+#   8. controls: 2, 4 and 6 with nfckpt absent and with restore=0, 3 with
+#      nfckpt absent, must show the flows dying (no progress for
+#      $IDLE_DEAD s after the crash).
 # Each case prints the longest stall across the crash and the drop counters.
 # FTP (case 5) is nf_ckpt_restore_ftp.sh.  Transfers: nf_ckpt_xfer.py.
 set -e
@@ -40,31 +42,32 @@ PY=/usr/bin/python3
 
 # Flows: protocol, server address, port, size, rate (bytes/s).  tcp4,
 # masq, tcp6 and udp4 cross one crash together, their controls c* too;
-# "one" is alone (cases 1, 2b, 3), "pre" checks the premise of case 7.
-# Each flow has its own port and drop counter d_<flow>: leftovers of dead
-# flows (orphaned sockets retransmitting) hit only their own counter.  The
-# rates make the flows last 30 s (the strictness checks run on tcp4 after
-# the restore), the controls 11 s, one 16 s, pre 32 s (stopped once
-# checked): under TCG every command takes a good fraction of a second, and
+# "one" is alone (cases 1, 2b, 3).  "probe" carries the checks that need a
+# live flow after the crash (IDs, strictness): slow and long, it is
+# stopped once checked.  Each flow has its own port and drop counter
+# d_<flow>: leftovers of dead flows (orphaned sockets retransmitting) hit
+# only their own counter.  The transfers last 20 s: under TCG every
+# command takes a good fraction of a second (several on a loaded host), and
 # the crash must land mid-transfer.
 FLOWS_ALL="tcp4 masq tcp6 udp4"
 FLOWS_CTL="ctcp4 cmasq ctcp6 cudp4"
-declare -A F_PROTO=([tcp4]=tcp [masq]=tcp [tcp6]=tcp [udp4]=udp [one]=tcp [pre]=tcp)
+declare -A F_PROTO=([tcp4]=tcp [masq]=tcp [tcp6]=tcp [udp4]=udp [one]=tcp [probe]=tcp)
 declare -A F_ADDR=([tcp4]=10.0.2.2 [masq]=10.0.2.2 [tcp6]=fd00:2::2 [udp4]=10.0.2.2
-	[one]=10.0.2.2 [pre]=10.0.2.2)
-declare -A F_PORT=([tcp4]=5001 [masq]=5004 [tcp6]=5006 [udp4]=5002 [one]=5011 [pre]=5008)
+	[one]=10.0.2.2 [probe]=10.0.2.2)
+declare -A F_PORT=([tcp4]=5001 [masq]=5004 [tcp6]=5006 [udp4]=5002 [one]=5011 [probe]=5008)
 M=$((1 << 20))
 declare -A F_SIZE=([tcp4]=$((4 * M)) [masq]=$((3 * M)) [tcp6]=$((3 * M)) [udp4]=$((2 * M))
-	[one]=$((4 * M)) [pre]=$((4 * M)))
-declare -A F_RATE=([tcp4]=139810 [masq]=104858 [tcp6]=104858 [udp4]=69905
-	[one]=262144 [pre]=131072)
+	[one]=$((4 * M)) [probe]=$((4 * M)))
+declare -A F_RATE=([tcp4]=209715 [masq]=157286 [tcp6]=157286 [udp4]=104858
+	[one]=209715 [probe]=65536)
+# The probe counts as started (for the crash) after 64 KiB.
+declare -A F_MARK=([probe]=65536)
 declare -A F_DESC=([tcp4]="TCP/IPv4" [masq]="TCP/IPv4 masquerade" [tcp6]="TCP/IPv6"
-	[udp4]="UDP stream" [one]="TCP/IPv4" [pre]="TCP/IPv4")
+	[udp4]="UDP stream" [one]="TCP/IPv4" [probe]="TCP/IPv4 probe")
 for f in $FLOWS_ALL; do
 	F_PROTO[c$f]=${F_PROTO[$f]} F_ADDR[c$f]=${F_ADDR[$f]} F_SIZE[c$f]=${F_SIZE[$f]}
-	F_PORT[c$f]=$((F_PORT[$f] + 1000)) F_RATE[c$f]=294912 F_DESC[c$f]=${F_DESC[$f]}
+	F_PORT[c$f]=$((F_PORT[$f] + 1000)) F_RATE[c$f]=${F_RATE[$f]} F_DESC[c$f]=${F_DESC[$f]}
 done
-F_RATE[cudp4]=196608
 declare -A REP CNT CNT0 BYTES_AT_CRASH
 
 CRASH_PCT=20    # crash once every flow of the run has this much
@@ -88,9 +91,23 @@ XF=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 R() { ip netns exec "$router" "$@"; }
 C() { ip netns exec "$client" "$@"; }
 ckpt() { R "$CKPTCTL" "$@"; }
-now() { date +%s.%N; }
-secs_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 info() { ktap_info "[${SECONDS}s] $*"; }
+
+# sleep and wait_until without a fork per round (forks are slow under TCG).
+exec {nap_fd}<> <(:)
+nap() {
+	read -r -t "$1" -u "$nap_fd" || true
+}
+
+wait_for() { # seconds cmd...
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		nap 0.1
+	done
+}
 
 # ---------------------------------------------------------------- processes
 _pids=()
@@ -140,20 +157,20 @@ flows_start() {
 	mkdir -p "$rdir"
 	for f in "$@"; do
 		sspecs+=("$f,${F_PROTO[$f]},${F_ADDR[$f]},${F_PORT[$f]},$tmp/data.bin,${F_SIZE[$f]},${F_RATE[$f]}")
-		cspecs+=("$f,${F_PROTO[$f]},${F_ADDR[$f]},${F_PORT[$f]},$tmp/data.bin,${F_SIZE[$f]}")
+		cspecs+=("$f,${F_PROTO[$f]},${F_ADDR[$f]},${F_PORT[$f]},$tmp/data.bin,${F_SIZE[$f]}${F_MARK[$f]:+,${F_MARK[$f]}}")
 	done
 	ip netns exec "$server" "${XF[@]}" serve --dir "$rdir" --go "$rdir/go" \
 		"${sspecs[@]}" </dev/null >"$rdir/serve.out" 2>&1 &
 	spid=$!
 	_pids+=("$spid")
-	wait_until 60 test -e "$rdir/serve.ready" ||
+	wait_for 60 test -e "$rdir/serve.ready" ||
 		die "the servers did not start: $(cat "$rdir/serve.out")"
 	ip netns exec "$client" "${XF[@]}" fetch --dir "$rdir" --idle "$idle" \
 		--deadline "$DEADLINE" --mark "$CRASH_PCT,$rdir/mark" \
 		"${cspecs[@]}" </dev/null >"$rdir/fetch.out" 2>&1 &
 	cpid=$!
 	_pids+=("$cpid")
-	wait_until 60 test -e "$rdir/fetch.connected" ||
+	wait_for 60 test -e "$rdir/fetch.connected" ||
 		die "the clients did not connect: $(cat "$rdir/fetch.out")"
 	touch "$rdir/go"
 }
@@ -199,8 +216,8 @@ drops_of() { # flow
 	echo "${CNT[d_$1]:-0}"
 }
 
-# Packets counter $1 (a flow, or "all") counted since the crash of the last
-# run (a reloaded ruleset restarted at 0).
+# Packets counter $1 (a flow, or "all") counted since the start of the
+# last run (a reloaded ruleset restarted at 0).
 drops_since() {
 	local k=d_$1 n
 	[[ $1 == all || $1 == input ]] && k=$1
@@ -222,11 +239,12 @@ flow_info() { # label flow
 	[[ -n ${CNT[d_${f}_in]:-} ]] && in=" (router input: $(drops_since "${f}_in"))"
 	ktap_info "$1 ${F_DESC[$f]}: ${REP[$f.bytes]}/${REP[$f.size]} bytes," \
 		"end ${REP[$f.reason]}, stall across the crash ${REP[$f.stall]} s," \
-		"longest gap ${REP[$f.max_gap]} s, drops since the crash $(drops_since "$f")$in"
+		"longest gap ${REP[$f.max_gap]} s, drops $(drops_since "$f")$in"
 	if [[ ${F_PROTO[$f]} == udp ]]; then
 		ktap_info "$1 ${F_DESC[$f]}: datagrams sent/delivered: after the crash" \
 			"${REP[$f.sent_crash]}/${REP[$f.delivered_crash]}, after service was back" \
-			"${REP[$f.sent_after]}/${REP[$f.delivered_after]}"
+			"${REP[$f.sent_after]}/${REP[$f.delivered_after]}; client UDP" \
+			"$(C awk '/^Udp:/ { if (h) print "InErrors " $4 ", RcvbufErrors " $6; h = 1 }' /proc/net/snmp)"
 	fi
 	if [[ ${REP[$f.reason]} == error || ${REP[$f.reason]} == no-status* ]]; then
 		sed 's/^/#   /' "$rdir/serve.out" "$rdir/fetch.out" 2>/dev/null | head -c 2000 || true
@@ -307,34 +325,34 @@ router_up() {
 # run_crash LABEL IDLE CRASH_FN FLOW...: start the flows, crash with
 # CRASH_FN once all have CRASH_PCT percent (it sets t_resume when service
 # is back), wait for them to end, fill REP and CNT.  Optional hooks, unset
-# afterwards: before_crash, after_resume.
+# afterwards: before_crash (once the flows are connected), after_resume.
 run_crash() {
 	local label=$1 idle=$2 crash=$3 f at=
 	shift 3
 	info "$label: start $*"
-	flows_start "$idle" "$@"
-	wait_until 90 test -e "$rdir/mark" || info "$label: the flows are slow to start"
-	if declare -F before_crash >/dev/null; then before_crash; fi
 	nft_counters
 	CNT0=()
 	for f in "${!CNT[@]}"; do
 		CNT0[$f]=${CNT[$f]}
 	done
+	flows_start "$idle" "$@"
+	if declare -F before_crash >/dev/null; then before_crash; fi
+	wait_for 90 test -e "$rdir/mark" || info "$label: the flows are slow to start"
 	for f in "$@"; do
 		st_read "$f"
 		BYTES_AT_CRASH[$f]=$st_bytes
 		at+="$f=$st_bytes "
 	done
-	t_crash=$(now)
+	t_crash=$EPOCHREALTIME
 	t_resume=$t_crash
 	"$crash"
 	info "$label: crash ($crash) took $(secs_since "$t_crash") s, at ${at}bytes"
 	if declare -F after_resume >/dev/null; then after_resume; fi
 	wait "$cpid" 2>/dev/null || true
-	flows_report "$t_crash" "$t_resume" "$@"
 	kill_pid "$spid"
+	flows_report "$t_crash" "$t_resume" "$@"
 	nft_counters
-	info "$label: final drop rule: $(drops_since all) packets since the crash" \
+	info "$label: final drop rule: $(drops_since all) packets" \
 		"(router input: $(drops_since input))"
 	unset -f before_crash after_resume
 }
@@ -348,20 +366,20 @@ crash_flush_restore() {
 	if ! ckpt restore --json >"$tmp/restore.json" 2>&1; then
 		info "ckptctl restore failed: $(cat "$tmp/restore.json")"
 	fi
-	t_resume=$(now)
+	t_resume=$EPOCHREALTIME
 }
 
 crash_reload_ct() {
 	rmmod nf_ckpt_ct || die "rmmod nf_ckpt_ct failed"
 	insmod "$CT_KO"
-	t_resume=$(now)
+	t_resume=$EPOCHREALTIME
 }
 
 crash_rmmod_flush_insmod() {
 	rmmod nf_ckpt_ct || die "rmmod nf_ckpt_ct failed"
 	R conntrack -F >/dev/null 2>&1
 	insmod "$CT_KO"
-	t_resume=$(now)
+	t_resume=$EPOCHREALTIME
 }
 
 # The netfilter stack: nf_conntrack, nf_tables and what holds them,
@@ -428,7 +446,7 @@ crash_stack() {
 	router_up || die "the ruleset does not load after the stack reload"
 	R sysctl -qw net.ipv4.ip_forward=1
 	[[ ${STACK_CT:-} == absent ]] || insmod "$CT_KO" || die "insmod nf_ckpt_ct failed"
-	t_resume=$(now)
+	t_resume=$EPOCHREALTIME
 	ktap_info "netfilter stack back after $((SECONDS - t0)) s"
 }
 
@@ -444,9 +462,9 @@ raw_check() {
 		--dst "${F_ADDR[$f]}" --dport "${F_PORT[$f]}" --mode "$mode" 2>&1); then
 		:
 	elif [[ $mode == far ]]; then
-		wait_until 5 drops_above "$f" "$d0" && raw_ok=1
+		wait_for 5 drops_above "$f" "$d0" && raw_ok=1
 	else
-		sleep 1
+		nap 1
 		drops_above "$f" "$d0" || raw_ok=1
 	fi
 	info "raw $mode segment: $out; drops $d0 -> $(drops_of "$f")" \
@@ -516,73 +534,68 @@ id_kept() { # sport dport id since
 	(($(awk -v a="$age" -v t="$(secs_since "$4")" 'BEGIN { print (a / 1000 < t) }')))
 }
 
-# ---------------------------------------------------------------- case 1
-# With it, on a second flow the reload leaves alone, the premise of case 7:
-# the raw segment tool's in-window segments pass (checksums right) and a
-# segment 1 GiB outside the window of a live flow is dropped.
-before_crash() {
+# The probe's ID before the crash; then its strictness (the raw segment
+# tool's in-window copy passes, a segment 1 GiB outside the window is
+# dropped) and that it kept its ID; then it stops.  Sets probe_id,
+# probe_id_kept, probe_in, probe_far, probe_moved.
+probe_moved_on() {
+	st_read probe
+	((st_bytes >= probe_at_resume + 65536))
+}
+probe_check() {
+	st_read probe
+	probe_at_resume=$st_bytes
+	probe_sport=$st_sport
+	probe_id=$(id_in "$probe_sport" "${F_PORT[probe]}" "$tmp/list_before.json")
+	probe_in=0 probe_far=0 probe_moved=0 probe_id_kept=0
+	rm -f "$tmp/ct_probe" "$tmp/show_probe"
+	if wait_for 60 probe_moved_on; then
+		probe_moved=1
+		raw_check in probe
+		probe_in=$raw_ok
+		raw_check far probe
+		probe_far=$raw_ok
+		R conntrack -L -p tcp --orig-port-src "$probe_sport" --orig-port-dst "${F_PORT[probe]}" \
+			>"$tmp/ct_probe" 2>/dev/null || true
+		if wait_for 20 id_kept "$probe_sport" "${F_PORT[probe]}" "$probe_id" "$t_resume"; then
+			probe_id_kept=1
+		fi
+		ckpt show "${probe_id:-0}" --json >"$tmp/show_probe" 2>/dev/null || true
+	else
+		info "the probe did not move after the crash"
+	fi
+	info "probe: ID ${probe_id:-none} before the crash, after:" \
+		"$(id_in "$probe_sport" "${F_PORT[probe]}" "$tmp/list_now.json" 2>/dev/null)"
+	touch "$rdir/probe.stop"
+}
+
+snapshot_ids() {
 	ckpt list --json >"$tmp/list_before.json" 2>/dev/null || true
 }
-after_resume() {
-	st_read one
-	one_sport=$st_sport
-	one_id=$(id_in "$one_sport" "${F_PORT[one]}" "$tmp/list_before.json")
-	one_id_kept=0
-	if wait_until 20 id_kept "$one_sport" "${F_PORT[one]}" "$one_id" "$t_resume"; then
-		one_id_kept=1
-	fi
-	info "connection ID before the reload: ${one_id:-none}, after:" \
-		"$(id_in "$one_sport" "${F_PORT[one]}" "$tmp/list_now.json")"
-	raw_check in pre
-	premise_in=$raw_ok
-	raw_check far pre
-	premise_far=$raw_ok
-	touch "$rdir/pre.stop"
-}
-run_crash "reload" "$IDLE_OK" crash_reload_ct one pre
+
+# ---------------------------------------------------------------- case 1
+# With the probe: the premise of case 7 (a live flow, left alone by the
+# reload, is strictly tracked) and the ID kept across the reload.
+before_crash() { snapshot_ids; }
+after_resume() { probe_check; }
+run_crash "reload" "$IDLE_OK" crash_reload_ct one probe
 flow_info "reload:" one
 check "1: rmmod/insmod nf_ckpt_ct mid-transfer: the transfer completes, sha256 right" \
 	flow_survived one
 check "1: rmmod/insmod nf_ckpt_ct: no packet of the flow dropped ($(drops_since one))" \
 	test "$(drops_since one)" = 0
-check "1: the connection keeps its ID (${one_id:-none}), re-bound by the reloaded module" \
-	test "$one_id_kept" = 1
+check "1: a connection keeps its ID (${probe_id:-none}), re-bound by the reloaded module" \
+	test "$probe_id_kept" = 1
 check "premise: an in-window raw segment of a live flow passes the router" \
-	test "$premise_in" = 1
+	test "$probe_in" = 1
 check "premise: a raw segment 1 GiB outside the window is dropped (INVALID)" \
-	test "$premise_far" = 1
+	test "$probe_far" = 1
 
 # ---------------------------------------------------------------- cases 2, 4, 6, 7
-before_crash() {
-	ckpt list --json >"$tmp/list_before.json" 2>/dev/null || true
-}
-tcp4_moved() {
-	st_read tcp4
-	((st_bytes >= tcp4_at_resume + 131072))
-}
-# Strictness on tcp4 once it moved again after the restore (each direction
-# has re-learnt its window by then), and its ID.
+# The probe crosses the crash too: strictness and ID after the restore.
+before_crash() { snapshot_ids; }
 after_resume() {
-	st_read tcp4
-	tcp4_at_resume=$st_bytes
-	tcp4_sport=$st_sport
-	tcp4_id=$(id_in "$tcp4_sport" "${F_PORT[tcp4]}" "$tmp/list_before.json")
-	strict_far=0 strict_in=0 moved=0 tcp4_id_kept=0
-	if wait_until 30 tcp4_moved; then
-		moved=1
-		raw_check in tcp4
-		strict_in=$raw_ok
-		raw_check far tcp4
-		strict_far=$raw_ok
-		R conntrack -L -p tcp --orig-port-src "$tcp4_sport" --orig-port-dst "${F_PORT[tcp4]}" \
-			>"$tmp/ct_tcp4" 2>/dev/null || true
-		if wait_until 10 id_kept "$tcp4_sport" "${F_PORT[tcp4]}" "$tcp4_id" "$t_resume"; then
-			tcp4_id_kept=1
-		fi
-		ckpt show "${tcp4_id:-0}" --json >"$tmp/show_tcp4" 2>/dev/null || true
-	else
-		info "the TCP/IPv4 flow did not move after the restore"
-	fi
+	probe_check
 	st_read masq
 	masq_id=$(id_in "$st_sport" "${F_PORT[masq]}" "$tmp/list_before.json")
 	ckpt show "${masq_id:-0}" --json >"$tmp/masq_after.json" 2>/dev/null || true
@@ -595,20 +608,21 @@ _pids+=("$tcpdump_pid")
 wait_until 30 grep -q 'listening on' "$tmp/tcpdump.err" ||
 	info "tcpdump: $(cat "$tmp/tcpdump.err")"
 # shellcheck disable=SC2086
-run_crash "flush+restore" "$IDLE_OK" crash_flush_restore $FLOWS_ALL
+run_crash "flush+restore" "$IDLE_OK" crash_flush_restore $FLOWS_ALL probe
 kill_pid "$tcpdump_pid"
 ktap_info "ckptctl restore: $(cat "$tmp/restore.json" 2>/dev/null)"
 for f in $FLOWS_ALL; do
 	flow_info "flush+restore:" "$f"
 done
 restore_ok() {
-	[[ -s $tmp/restore.json ]] && jq -e '.restored >= 4 and .failed == 0' "$tmp/restore.json" >/dev/null 2>&1
+	[[ -s $tmp/restore.json ]] &&
+		jq -e '.restored >= 5 and .failed == 0' "$tmp/restore.json" >/dev/null 2>&1
 }
 check "2: ckptctl restore --json: the flushed flows restored, none failed" restore_ok
 check "2: conntrack -F + ckptctl restore: the TCP/IPv4 transfer completes, sha256 right" \
 	flow_survived tcp4
-check "2: the restored connection has its ID (${tcp4_id:-none}), the restored conntrack is checkpointed under it" \
-	test "$tcp4_id_kept" = 1
+check "2: a restored connection has its ID (${probe_id:-none}), checkpointed under it after the restore" \
+	test "$probe_id_kept" = 1
 check "4: masquerade: the transfer completes, sha256 right" flow_survived masq
 masq_peer=$(jq -r '"\(.peer[0]):\(.peer[1])"' "$rdir/masq.srv" 2>/dev/null || true)
 "${XF[@]}" pcap-peers --pcap "$tmp/masq.pcap" --dst "${F_ADDR[masq]}" --dport "${F_PORT[masq]}" \
@@ -629,20 +643,20 @@ check "6: IPv6: the transfer completes, sha256 right" flow_survived tcp6
 check "6: UDP stream: delivered again after the restore (>= 90% of what was sent)" \
 	flow_survived udp4
 not_liberal() {
-	grep -q ESTABLISHED "$tmp/ct_tcp4" && grep -q ASSURED "$tmp/ct_tcp4" &&
-		! grep -q UNREPLIED "$tmp/ct_tcp4" && [[ -s $tmp/show_tcp4 ]] &&
+	grep -q ESTABLISHED "$tmp/ct_probe" && grep -q ASSURED "$tmp/ct_probe" &&
+		! grep -q UNREPLIED "$tmp/ct_probe" && [[ -s $tmp/show_probe ]] &&
 		jq -e '.tcp.orig.flags != null and
 			((.tcp.orig.flags / 8 | floor) % 2) == 0 and
-			((.tcp.reply.flags / 8 | floor) % 2) == 0' "$tmp/show_tcp4" >/dev/null 2>&1
+			((.tcp.reply.flags / 8 | floor) % 2) == 0' "$tmp/show_probe" >/dev/null 2>&1
 }
-if ((moved)); then
-	ktap_info "conntrack -L: $(cat "$tmp/ct_tcp4")"
-	ktap_info "window flags (orig, reply): $(jq -c '[.tcp.orig.flags, .tcp.reply.flags]' "$tmp/show_tcp4" 2>/dev/null)"
+if ((probe_moved)); then
+	ktap_info "conntrack -L: $(cat "$tmp/ct_probe" 2>/dev/null)"
+	ktap_info "window flags (orig, reply): $(jq -c '[.tcp.orig.flags, .tcp.reply.flags]' "$tmp/show_probe" 2>/dev/null)"
 fi
 check "7: the restored flow is ESTABLISHED, ASSURED, not liberal" not_liberal
-check "7: after the restore an in-window raw segment of the flow passes" test "$strict_in" = 1
+check "7: after the restore an in-window raw segment of the flow passes" test "$probe_in" = 1
 check "7: after the restore a segment 1 GiB outside the window is INVALID, dropped" \
-	test "$strict_far" = 1
+	test "$probe_far" = 1
 
 # ---------------------------------------------------------------- case 2b
 run_crash "rmmod+flush+insmod" "$IDLE_OK" crash_rmmod_flush_insmod one

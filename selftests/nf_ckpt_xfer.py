@@ -17,11 +17,11 @@ costs a second or more.
       for UDP, the send time of every datagram ("times").
 
   nf_ckpt_xfer.py fetch --dir D [--idle S] [--deadline S] [--mark PCT,FILE]
-                        NAME,PROTO,ADDR,PORT,FILE,SIZE...
+                        NAME,PROTO,ADDR,PORT,FILE,SIZE[,MARK]...
       The receiving side (the client: it opens the flows); what it receives
       must be the first SIZE bytes of FILE (sha256).  Creates
       D/fetch.connected once every flow is connected (UDP: bound), FILE of
-      --mark once every flow has received PCT percent.  D/NAME.st is
+      --mark once every flow has received PCT percent (or MARK bytes).  D/NAME.st is
       rewritten every 0.2 s with {"bytes", "sport", "last_rx", "done":
       false}, at the end with the summary: done, reason (eof, end, idle,
       deadline, error, stopped), bytes, sha256, ok, gaps (every pause > 0.2 s
@@ -55,6 +55,7 @@ import hashlib
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import sys
@@ -65,6 +66,7 @@ GAP_MIN = 0.2
 UDP_HDR = struct.Struct("!Qd")
 UDP_END = 0xFFFFFFFFFFFFFFFF
 UDP_PAYLOAD = 1000
+SO_RCVBUFFORCE = 33
 
 
 def write_json(path, obj):
@@ -169,6 +171,7 @@ class Server:
                 break
         s.connect(peer)
         log = {"peer": [peer[0], peer[1]], "sent": 0, "times": []}
+        self.log = log
         write_json(self.log_path, log)
         self.wait_go()
         pacer = Pacer(self.rate, UDP_PAYLOAD + UDP_HDR.size)
@@ -197,20 +200,34 @@ class Server:
 
 def cmd_serve(a):
     servers = [Server(spec, a) for spec in a.flows]
+
+    def stop(signum, frame):
+        # Killed while a dead flow still sends: keep what the UDP log knows.
+        for srv in servers:
+            log = getattr(srv, "log", None)
+            if log is not None:
+                log["sent"] = len(log["times"])
+                write_json(srv.log_path, log)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     touch(os.path.join(a.dir, "serve.ready"))
-    threads = [threading.Thread(target=s.run) for s in servers]
+    threads = [threading.Thread(target=s.run, daemon=True) for s in servers]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        while t.is_alive():
+            t.join(0.5)
     return 0
 
 
 # ------------------------------------------------------------------ fetch
 class Fetch:
     def __init__(self, spec, a):
-        self.name, self.proto, self.addr, port, path, size = spec.split(",")
+        self.name, self.proto, self.addr, port, path, size, *mark = spec.split(",")
         self.port, self.size, self.a = int(port), int(size), a
+        pct = float(a.mark.split(",")[0]) if a.mark else 100
+        self.mark_bytes = int(mark[0]) if mark else pct * self.size / 100
         with open(path, "rb") as f:
             self.sha = hashlib.sha256(f.read(self.size)).hexdigest()
         self.status_path = os.path.join(a.dir, self.name + ".st")
@@ -320,7 +337,12 @@ class Fetch:
     def udp(self):
         fam = family_of(self.addr)
         s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # A loaded TCG guest can starve this thread for seconds: room for
+        # them (SO_RCVBUFFORCE, root, past rmem_max).
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
+        except OSError:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         s.bind((any_addr(fam), 0))
         s.connect((self.addr, self.port))
         self.sport = s.getsockname()[1]
@@ -359,14 +381,14 @@ def cmd_fetch(a):
     threads = [threading.Thread(target=f.run) for f in fetches]
     for t in threads:
         t.start()
-    mark_pct, mark_file = (a.mark.split(",", 1) if a.mark else (None, None))
+    mark_file = a.mark.split(",", 1)[1] if a.mark else None
     connected = marked = False
     while any(t.is_alive() for t in threads):
         if not connected and all(f.connected for f in fetches):
             touch(os.path.join(a.dir, "fetch.connected"))
             connected = True
         if mark_file and not marked and \
-                all(f.bytes * 100 >= float(mark_pct) * f.size or f.done for f in fetches):
+                all(f.bytes >= f.mark_bytes or f.done for f in fetches):
             touch(mark_file)
             marked = True
         time.sleep(0.05)
