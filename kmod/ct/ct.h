@@ -148,6 +148,30 @@ struct nf_ckpt_msg {
 };
 
 void nf_ckpt_msg_init(struct nf_ckpt_msg *m, void *buf, u32 cap);
+/* Append one attribute; -EMSGSIZE (or NULL) when m is full. */
+int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len, const void *data);
+struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m, int type);
+void nf_ckpt_nest_end(struct nf_ckpt_msg *m, struct nlattr *start);
+
+static inline int nf_ckpt_addr_len(u16 l3num)
+{
+	return l3num == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
+				       sizeof(struct in_addr);
+}
+
+/* Protocols whose tuples carry ports (u.all), as records encode them. */
+static inline bool nf_ckpt_proto_has_ports(u8 protonum)
+{
+	switch (protonum) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+		return true;
+	}
+	return false;
+}
 int nf_ckpt_encode_init(void);
 void nf_ckpt_encode_exit(void);
 /* A per-CPU NF_CKPT_MAX_PAYLOAD buffer: call with BH disabled. */

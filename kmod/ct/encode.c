@@ -61,8 +61,7 @@ static struct nlattr *nf_ckpt_reserve(struct nf_ckpt_msg *m, int type,
 	return nla;
 }
 
-static int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len,
-		       const void *data)
+int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len, const void *data)
 {
 	struct nlattr *nla = nf_ckpt_reserve(m, type, len);
 
@@ -122,12 +121,12 @@ static int nf_ckpt_put_string(struct nf_ckpt_msg *m, int type, const char *s,
 	return 0;
 }
 
-static struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m, int type)
+struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m, int type)
 {
 	return nf_ckpt_reserve(m, type | NLA_F_NESTED, 0);
 }
 
-static void nf_ckpt_nest_end(struct nf_ckpt_msg *m, struct nlattr *start)
+void nf_ckpt_nest_end(struct nf_ckpt_msg *m, struct nlattr *start)
 {
 	start->nla_len = m->data + m->len - (u8 *)start;
 }
@@ -137,28 +136,9 @@ static void nf_ckpt_nest_cancel(struct nf_ckpt_msg *m, struct nlattr *start)
 	m->len = (u8 *)start - m->data;
 }
 
-static int nf_ckpt_addr_len(u16 l3num)
-{
-	return l3num == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
-				       sizeof(struct in_addr);
-}
-
 static bool nf_ckpt_proto_is_icmp(u8 protonum)
 {
 	return protonum == IPPROTO_ICMP || protonum == IPPROTO_ICMPV6;
-}
-
-static bool nf_ckpt_proto_has_ports(u8 protonum)
-{
-	switch (protonum) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-	case IPPROTO_SCTP:
-	case IPPROTO_DCCP:
-		return true;
-	}
-	return false;
 }
 
 static int nf_ckpt_encode_tuple(struct nf_ckpt_msg *m, int type,

@@ -136,25 +136,11 @@ nf_ckpt_layer_of(const struct nf_ckpt_rec_view *recs, unsigned int nrecs,
 	return NULL;
 }
 
-static bool nf_ckpt_has_ports(u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-	case IPPROTO_SCTP:
-	case IPPROTO_DCCP:
-		return true;
-	}
-	return false;
-}
-
 static int nf_ckpt_parse_tuple(const struct nlattr *attr, u8 family, u8 proto,
 			       u8 dir, struct nf_conntrack_tuple *t)
 {
 	struct nlattr *tb[NF_CKPT_TUPLE_A_MAX + 1];
-	int alen = family == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
-					    sizeof(struct in_addr);
+	int alen = nf_ckpt_addr_len(family);
 
 	if (!attr || nla_parse_nested(tb, NF_CKPT_TUPLE_A_MAX, attr,
 				      nf_ckpt_tuple_policy, NULL))
@@ -171,7 +157,7 @@ static int nf_ckpt_parse_tuple(const struct nlattr *attr, u8 family, u8 proto,
 	nla_memcpy(&t->src.u3, tb[NF_CKPT_TUPLE_A_SRC], alen);
 	nla_memcpy(&t->dst.u3, tb[NF_CKPT_TUPLE_A_DST], alen);
 
-	if (nf_ckpt_has_ports(proto)) {
+	if (nf_ckpt_proto_has_ports(proto)) {
 		if (!tb[NF_CKPT_TUPLE_A_SPORT] || !tb[NF_CKPT_TUPLE_A_DPORT])
 			return -EINVAL;
 		t->src.u.all = nla_get_be16(tb[NF_CKPT_TUPLE_A_SPORT]);
@@ -287,38 +273,13 @@ static void nf_ckpt_rebind(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id)
  * core's parse_nat_setup(): nf_ckpt_ct then needs no symbol of nf_nat,
  * which may be absent (or loaded later) on a router without NAT.
  */
-struct nf_ckpt_nat_buf {
-	u8 data[128];
-	u32 len;
-};
-
-static struct nlattr *nf_ckpt_nat_put(struct nf_ckpt_nat_buf *nb, int type,
-				      int len, const void *data)
-{
-	struct nlattr *nla = (struct nlattr *)(nb->data + nb->len);
-
-	if (nb->len + nla_total_size(len) > sizeof(nb->data))
-		return NULL;
-	nla->nla_type = type;
-	nla->nla_len = nla_attr_size(len);
-	if (len)
-		memcpy(nla_data(nla), data, len);
-	memset((u8 *)nla + nla->nla_len, 0, nla_padlen(len));
-	nb->len += nla_total_size(len);
-	return nla;
-}
-
-static void nf_ckpt_nat_end(struct nf_ckpt_nat_buf *nb, struct nlattr *start)
-{
-	start->nla_len = nb->data + nb->len - (u8 *)start;
-}
+#define NF_CKPT_NAT_ATTR_MAX	128
 
 static int nf_ckpt_nat_attr(const struct nlattr *rec, u8 family,
-			    struct nf_ckpt_nat_buf *nb)
+			    struct nf_ckpt_msg *m)
 {
 	struct nlattr *tb[NF_CKPT_NAT_A_MAX + 1];
-	int alen = family == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
-					    sizeof(struct in_addr);
+	int alen = nf_ckpt_addr_len(family);
 	int amin = family == NFPROTO_IPV6 ? CTA_NAT_V6_MINIP : CTA_NAT_V4_MINIP;
 	int amax = family == NFPROTO_IPV6 ? CTA_NAT_V6_MAXIP : CTA_NAT_V4_MAXIP;
 	struct nlattr *nat, *proto;
@@ -333,18 +294,17 @@ static int nf_ckpt_nat_attr(const struct nlattr *rec, u8 family,
 	addr = nla_data(tb[NF_CKPT_NAT_A_ADDR]);
 	port = nla_get_be16(tb[NF_CKPT_NAT_A_PORT]);
 
-	nb->len = 0;
-	nat = nf_ckpt_nat_put(nb, CTA_NAT_SRC | NLA_F_NESTED, 0, NULL);
-	if (!nat || !nf_ckpt_nat_put(nb, amin, alen, addr) ||
-	    !nf_ckpt_nat_put(nb, amax, alen, addr))
+	nat = nf_ckpt_nest_start(m, CTA_NAT_SRC);
+	if (!nat || nf_ckpt_put(m, amin, alen, addr) ||
+	    nf_ckpt_put(m, amax, alen, addr))
 		return -EMSGSIZE;
-	proto = nf_ckpt_nat_put(nb, CTA_NAT_PROTO | NLA_F_NESTED, 0, NULL);
+	proto = nf_ckpt_nest_start(m, CTA_NAT_PROTO);
 	if (!proto ||
-	    !nf_ckpt_nat_put(nb, CTA_PROTONAT_PORT_MIN, sizeof(port), &port) ||
-	    !nf_ckpt_nat_put(nb, CTA_PROTONAT_PORT_MAX, sizeof(port), &port))
+	    nf_ckpt_put(m, CTA_PROTONAT_PORT_MIN, sizeof(port), &port) ||
+	    nf_ckpt_put(m, CTA_PROTONAT_PORT_MAX, sizeof(port), &port))
 		return -EMSGSIZE;
-	nf_ckpt_nat_end(nb, proto);
-	nf_ckpt_nat_end(nb, nat);
+	nf_ckpt_nest_end(m, proto);
+	nf_ckpt_nest_end(m, nat);
 	return 0;
 }
 
@@ -359,17 +319,20 @@ static enum nf_ckpt_fail nf_ckpt_setup_nat(struct nf_ckpt_run *r,
 	static const enum nf_nat_manip_type order[] = {
 		NF_NAT_MANIP_DST, NF_NAT_MANIP_SRC,
 	};
-	struct nf_ckpt_nat_buf nb[2];
+	u8 buf[ARRAY_SIZE(order)][NF_CKPT_NAT_ATTR_MAX] __aligned(4);
 	const struct nf_nat_hook *nat_hook;
+	struct nf_ckpt_msg m;
 	unsigned int i;
 	int err = 0;
 
 	if (!b->nat[NF_NAT_MANIP_SRC] && !b->nat[NF_NAT_MANIP_DST])
 		return NF_CKPT_OK;
-	for (i = 0; i < ARRAY_SIZE(order); i++)
+	for (i = 0; i < ARRAY_SIZE(order); i++) {
+		nf_ckpt_msg_init(&m, buf[i], sizeof(buf[i]));
 		if (b->nat[order[i]] &&
-		    nf_ckpt_nat_attr(b->nat[order[i]], b->family, &nb[i]))
+		    nf_ckpt_nat_attr(b->nat[order[i]], b->family, &m))
 			return NF_CKPT_FAIL_INVAL;
+	}
 
 	if (!rcu_access_pointer(nf_nat_hook) && r->may_load)
 		request_module("nf-nat");
@@ -382,7 +345,7 @@ static enum nf_ckpt_fail nf_ckpt_setup_nat(struct nf_ckpt_run *r,
 	}
 	for (i = 0; i < ARRAY_SIZE(order) && !err; i++)
 		err = nat_hook->parse_nat_setup(ct, order[i], b->nat[order[i]] ?
-						(struct nlattr *)nb[i].data :
+						(struct nlattr *)buf[i] :
 						NULL);
 	rcu_read_unlock();
 	if (err)
