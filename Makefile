@@ -117,5 +117,10 @@ check:
 stress:
 	scripts/check --stress
 
+# The crash experiment with and without nfckpt, its verdict and a plot
+# (build/demo/demo.png).
+demo:
+	scripts/demo
+
 style:
 	scripts/style

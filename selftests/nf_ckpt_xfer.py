@@ -17,7 +17,7 @@ costs a second or more.
       for UDP, the send time of every datagram ("times").
 
   nf_ckpt_xfer.py fetch --dir D [--idle S] [--deadline S] [--mark PCT,FILE]
-                        NAME,PROTO,ADDR,PORT,FILE,SIZE[,MARK]...
+                        [--samples S] NAME,PROTO,ADDR,PORT,FILE,SIZE[,MARK]...
       The receiving side (the client: it opens the flows); what it receives
       must be the first SIZE bytes of FILE (sha256).  Creates
       D/fetch.connected once every flow is connected (UDP: bound), FILE of
@@ -29,7 +29,9 @@ costs a second or more.
       UDP also dgrams: [seq, send time, arrival time] of every datagram.
       --idle: give up after S seconds without data once data came (the
       flow died); --deadline: give up after S seconds in all.  A flow stops
-      when D/NAME.stop appears.
+      when D/NAME.stop appears.  --samples: every S seconds (and at the end)
+      record [time, bytes received so far] per flow, kept as "samples" in
+      the summary.
 
   nf_ckpt_xfer.py report --dir D --crash T [--resume T2] NAME...
       One line "NAME KEY VALUE" per fact of each finished flow: bytes size
@@ -37,6 +39,12 @@ costs a second or more.
       when the flow gave up; "<0.20" if none was longer); UDP: sent_crash/delivered_crash (datagrams
       sent after T, and how many of them arrived), sent_after and
       delivered_after (the same after T2, service back).
+
+  nf_ckpt_xfer.py series --dir D --t0 T NAME
+      The samples of a finished flow (fetch --samples) as a table for
+      gnuplot: seconds since T, MiB received, throughput in KiB/s since the
+      previous sample (a starved client shows as a longer interval at the
+      average rate, not as a gap).
 
   nf_ckpt_xfer.py raw --iface IF --src A --sport P --dst B --dport Q
                       --mode in|far [--timeout S]
@@ -244,6 +252,18 @@ class Fetch:
         self.connected = False
         self.done = False
         self.dgrams = []
+        self.samples = [] if a.samples else None
+        self.next_sample = 0.0
+
+    def sample(self, force=False):
+        if self.samples is None:
+            return
+        now = time.time()
+        if force or now >= self.next_sample:
+            # Never closer than the interval: a late sample followed by
+            # an early one would show a burst that is not there.
+            self.next_sample = now + self.a.samples
+            self.samples.append([now, self.bytes])
 
     def got(self, data):
         now = time.time()
@@ -273,6 +293,7 @@ class Fetch:
         return time.time() - self.last_rx
 
     def finish(self, reason, extra=None):
+        self.sample(force=True)
         sha = self.h.hexdigest()
         ok = self.bytes == self.size and sha == self.sha
         out = {"done": True, "bytes": self.bytes, "sport": self.sport,
@@ -282,6 +303,8 @@ class Fetch:
                "last_rx": self.last_rx, "t_end": time.time()}
         if self.proto == "udp":
             out["dgrams"] = self.dgrams
+        if self.samples is not None:
+            out["samples"] = self.samples
         if extra:
             out.update(extra)
         write_json(self.status_path, out)
@@ -305,6 +328,7 @@ class Fetch:
         s.setblocking(False)
         self.status(force=True)
         self.connected = True
+        self.sample(force=True)
         deadline = time.time() + self.a.deadline
         while True:
             r, _, _ = select.select([s], [], [], 0.1)
@@ -326,6 +350,7 @@ class Fetch:
 
     def check_end(self, deadline):
         self.status()
+        self.sample()
         if os.path.exists(self.stop_path):
             self.finish("stopped")
         elif self.idle_for() > self.a.idle:
@@ -440,6 +465,22 @@ def cmd_report(a):
             report_one(a, name)
         except (OSError, ValueError) as e:
             print(name, "reason", "no-status:%s" % type(e).__name__)
+    return 0
+
+
+# ------------------------------------------------------------------ series
+def cmd_series(a):
+    with open(os.path.join(a.dir, a.name + ".st")) as f:
+        samples = json.load(f).get("samples") or []
+    print("# seconds since %.3f, MiB received, KiB/s since the previous sample"
+          % a.t0)
+    prev = None
+    for t, n in samples:
+        rate = 0.0
+        if prev and t > prev[0]:
+            rate = (n - prev[1]) / 1024.0 / (t - prev[0])
+        print("%.3f %.4f %.1f" % (t - a.t0, n / 1048576.0, rate))
+        prev = (t, n)
     return 0
 
 
@@ -570,6 +611,7 @@ def main():
     p.add_argument("--idle", type=float, default=30)
     p.add_argument("--deadline", type=float, default=120)
     p.add_argument("--mark")
+    p.add_argument("--samples", type=float)
     p.add_argument("flows", nargs="+")
 
     p = sub.add_parser("report")
@@ -577,6 +619,11 @@ def main():
     p.add_argument("--crash", type=float, required=True)
     p.add_argument("--resume", type=float)
     p.add_argument("names", nargs="+")
+
+    p = sub.add_parser("series")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--t0", type=float, required=True)
+    p.add_argument("name")
 
     p = sub.add_parser("raw")
     p.add_argument("--iface", required=True)
@@ -595,7 +642,7 @@ def main():
 
     a = ap.parse_args()
     fn = {"serve": cmd_serve, "fetch": cmd_fetch, "report": cmd_report,
-          "raw": cmd_raw, "pcap-peers": cmd_pcap_peers}[a.cmd]
+          "series": cmd_series, "raw": cmd_raw, "pcap-peers": cmd_pcap_peers}[a.cmd]
     sys.exit(fn(a))
 
 
