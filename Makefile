@@ -41,6 +41,7 @@ modules-all:
 
 tools:
 	$(MAKE) -C tools/ckptctl
+	$(MAKE) -C tools/ctinject
 
 clean:
 	rm -rf build
@@ -121,6 +122,11 @@ stress:
 # (build/demo/demo.png).
 demo:
 	scripts/demo
+
+# The benchmarks in qemu for one kernel (KVER, default the first of
+# scripts/kernels); BENCH_ARGS=--quick for a smoke test.
+bench:
+	scripts/bench --kernel $(KVER) $(BENCH_ARGS)
 
 style:
 	scripts/style

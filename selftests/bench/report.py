@@ -73,7 +73,7 @@ def main():
             "+".join("%s %d" % (l, v) for l, v in m.get("payload", {}).items()),
             met(per <= 96) + ("" if per <= 96 else ", by %.0f B (%.1fx)" % (per - 96, per / 96))))
         mem_lines.append("  %-34s %6.0f B  (%s)" % (
-            "TCP, all slab growth at checkpoint", m["slab_bytes_per_conn"],
+            "TCP, slab growth at checkpoint", m["slab_bytes_per_conn"],
             ", ".join("%s %.0f" % (c["cache"], c["bytes_per_conn"]) for c in m["slab_caches"])))
         mem_lines.append("  %-34s %6d B" % ("nf_conntrack slab object", m["nf_conntrack_objsize"]))
     mf = r.get("memory_ftp")
@@ -98,6 +98,10 @@ def main():
         res = x["a_restore"]["runs"][0].get("result") or {}
         p("  %-44s %10.2f %12.0f %9s   restored %s failed %s" % (
             "(a) ckptctl restore (in kernel)", a, n / a, "", res.get("restored"), res.get("failed")))
+        ov = x["a_restore"].get("median_ckptctl_status_s")
+        if ov is not None and a > ov:
+            p("  %-44s %10.2f %12.0f %9s   (less ckptctl status: %.2f s)" % (
+                "    same, less ckptctl's own start", a - ov, n / (a - ov), "", ov))
         b = x["b_ctnetlink_batch"]["median_s"]
         p("  %-44s %10.2f %12.0f %8.1fx" % ("(b) ctnetlink, batched creates (ctinject)", b, n / b, b / a))
         s = x["b_sync_sample"]

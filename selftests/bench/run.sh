@@ -55,7 +55,7 @@ if ((QUICK)); then
 	STALL_SIZE=$((2 << 20)) RESTORE_REPS=2 CTI_SAMPLE=30 SYNC_SAMPLE=2000
 	RESTORE_NS=${BENCH_NS:-10000}
 else
-	FAST_REPS=5 IPERF_SECS=5 CONN_SECS=5 LAG_CONNS=200
+	FAST_REPS=8 IPERF_SECS=4 CONN_SECS=4 LAG_CONNS=200
 	STALL_SIZE=$((4 << 20)) RESTORE_REPS=3 CTI_SAMPLE=200 SYNC_SAMPLE=20000
 	RESTORE_NS=${BENCH_NS:-100000 1000000}
 fi
@@ -165,7 +165,7 @@ bench_fast() {
 				jq '.per_s // empty')
 			[[ -n $v ]] && C[$mode]+="$v "
 			port=$((port + 1))
-			log "fast rep $rep nfckpt $mode: throughput ${T[$mode]##* }... conns/s ${C[$mode]}"
+			log "fast rep $rep nfckpt $mode: throughput (bit/s) ${T[$mode]}, conn/s ${C[$mode]}"
 		done
 	done
 	nfckpt_on
@@ -272,14 +272,13 @@ crash_flush_restore() {
 	t_resume=$EPOCHREALTIME
 }
 
-# stall_run LABEL CRASH_FN: one TCP flow of $STALL_SIZE at $STALL_RATE,
-# crash at 20%.  Sets the facts of nf_ckpt_xfer.py report in REP.
-declare -A REP
+# stall_run LABEL CRASH_FN PORT: one TCP flow of $STALL_SIZE at
+# $STALL_RATE, crash at 20%.  Prints the facts of nf_ckpt_xfer.py report
+# as JSON.
 stall_run() {
-	local label=$1 crash=$2 d=$tmp/stall-$1 n k v t_crash
-	local port=$((5100 + ${#REP[@]}))
+	local label=$1 crash=$2 port=$3 d=$tmp/stall-$1 n k v t_crash
+	local -A REP=()
 	mkdir -p "$d"
-	REP=()
 	S "${XF[@]}" serve --dir "$d" --go "$d/go" \
 		"x,tcp,10.0.2.2,$port,$tmp/data.bin,$STALL_SIZE,$STALL_RATE" \
 		</dev/null >"$d/serve.out" 2>&1 &
@@ -315,9 +314,9 @@ bench_stall() {
 	local none reload fr
 	nfckpt_on
 	head -c "$STALL_SIZE" /dev/urandom >"$tmp/data.bin"
-	none=$(stall_run none crash_none)
-	reload=$(stall_run reload crash_reload)
-	fr=$(stall_run flush_restore crash_flush_restore)
+	none=$(stall_run none crash_none 5101)
+	reload=$(stall_run reload crash_reload 5102)
+	fr=$(stall_run flush_restore crash_flush_restore 5103)
 	part stall "{\"stall\": {\"size\": $STALL_SIZE, \"rate\": $STALL_RATE,
 		\"none\": $none, \"reload\": $reload, \"flush_restore\": $fr,
 		\"restore\": $(cat "$tmp/stall-restore.json" 2>/dev/null || echo null)}}"
@@ -338,7 +337,7 @@ flush_table() {
 
 # bench_restore_n N: sets part restore_N.
 bench_restore_n() {
-	local n=$1 rep t0 a b out v s0 s1 slab0 slab1 st show walk fill
+	local n=$1 rep t0 a b ov out v slab0 slab1 st show walk fill reps=$RESTORE_REPS
 	local aj=() bj=()
 	netns_new rs
 	nfckpt_on
@@ -370,14 +369,20 @@ bench_restore_n() {
 	local ctobj
 	ctobj=$(awk '$1 == "nf_conntrack" { print $4 }' /proc/slabinfo)
 
-	for rep in $(seq 1 "$RESTORE_REPS"); do
+	((n >= 500000 && reps > 2)) && reps=2
+	for rep in $(seq 1 "$reps"); do
 		flush_table
+		# What ckptctl costs by itself (process start, family lookup).
+		t0=$EPOCHREALTIME
+		ip netns exec "$rs" "$CKPTCTL" status >/dev/null 2>&1
+		ov=$(secs_since "$t0")
 		t0=$EPOCHREALTIME
 		out=$(ip netns exec "$rs" "$CKPTCTL" restore --json 2>&1)
 		a=$(secs_since "$t0")
-		log "rep $rep (a) ckptctl restore: $a s, $out, table $(ct_count)"
-		aj+=("$(jq -n -c --argjson s "$a" --argjson r "$(jq -c . <<<"$out" 2>/dev/null || echo null)" \
-			'{seconds: $s, result: $r}')")
+		log "rep $rep (a) ckptctl restore: $a s (ckptctl status: $ov s), $out, table $(ct_count)"
+		aj+=("$(jq -n -c --argjson s "$a" --argjson ov "$ov" \
+			--argjson r "$(jq -c . <<<"$out" 2>/dev/null || echo null)" \
+			'{seconds: $s, ckptctl_status_s: $ov, result: $r}')")
 		flush_table
 		t0=$EPOCHREALTIME
 		out=$(ip netns exec "$rs" "$CTINJECT" -n "$n")
@@ -416,18 +421,20 @@ bench_restore_n() {
 		--argjson sync "$sync_out" --argjson cn "$cn" --argjson c "$c" --argjson cfail "$cfail" '
 		def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 			else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		def div($x; $y): if $x == null or $y == null or $y == 0 then null else $x / $y end;
 		($a | map(.seconds) | med) as $am |
 		($b | map(.result.seconds) | med) as $bm |
 		{n: $n, fill: $fill, walk_seconds: $walk,
-		 a_restore: {runs: $a, median_s: $am, per_s: ($n / $am)},
-		 b_ctnetlink_batch: {runs: $b, median_s: $bm, per_s: ($n / $bm)},
-		 b_sync_sample: ($sync + {extrapolated_s: ($sync.seconds * $n / $sync.n)}),
+		 a_restore: {runs: $a, median_s: $am, per_s: div($n; $am),
+			median_ckptctl_status_s: ($a | map(.ckptctl_status_s) | med)},
+		 b_ctnetlink_batch: {runs: $b, median_s: $bm, per_s: div($n; $bm)},
+		 b_sync_sample: ($sync + {extrapolated_s: div($sync.seconds * $n; $sync.n)}),
 		 c_conntrack_I_sample: {n: $cn, seconds: $c, failed: $cfail,
-			extrapolated_s: ($c * $n / $cn)},
-		 speedup_vs_b: ($bm / $am), speedup_vs_sync: ($sync.seconds * $n / $sync.n / $am),
-		 speedup_vs_c: ($c * $n / $cn / $am), goal_vs_b: 20,
+			extrapolated_s: div($c * $n; $cn)},
+		 speedup_vs_b: div($bm; $am), speedup_vs_sync: div(div($sync.seconds * $n; $sync.n); $am),
+		 speedup_vs_c: div(div($c * $n; $cn); $am), goal_vs_b: 20,
 		 memory: {store: {connections: $st.connections, records: $st.records, bytes: $st.bytes,
-			bytes_per_conn: ($st.bytes / $st.connections), layers: $st.layers},
+			bytes_per_conn: div($st.bytes; $st.connections), layers: $st.layers},
 			payload: (($show.records // {}) | with_entries(.value = .value.bytes)),
 			slab_kb_delta: ($slab1 - $slab0),
 			slab_bytes_per_conn: (($slab1 - $slab0) * 1024 / $n),

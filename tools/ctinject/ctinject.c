@@ -118,7 +118,12 @@ static size_t build_new(void *buf, unsigned long i, uint32_t seq,
 
 	put_tuple(nlh, CTA_TUPLE_ORIG, src, DST_ADDR, sport, DST_PORT);
 	put_tuple(nlh, CTA_TUPLE_REPLY, DST_ADDR, src, DST_PORT, sport);
-	mnl_attr_put_u32(nlh, CTA_STATUS, htonl(IPS_SEEN_REPLY | IPS_ASSURED));
+	/*
+	 * CONFIRMED too: ctnetlink sets it before applying CTA_STATUS, and
+	 * 6.1's ctnetlink_change_status() refuses to clear it (-EBUSY).
+	 */
+	mnl_attr_put_u32(nlh, CTA_STATUS,
+			 htonl(IPS_CONFIRMED | IPS_SEEN_REPLY | IPS_ASSURED));
 	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(o->timeout));
 	pi = mnl_attr_nest_start(nlh, CTA_PROTOINFO);
 	tcp = mnl_attr_nest_start(nlh, CTA_PROTOINFO_TCP);
