@@ -45,8 +45,16 @@ def main():
             p("  %-34s %14s %14s %7s %7s  %s" % (
                 name, si(x["median_off"], unit), si(x["median_on"], unit), f(ratio, "%.3f"),
                 ">=%.2f" % x["goal"], "-" if ratio is None else met(ratio >= x["goal"])))
+            pairs = sorted(b / a for a, b in zip(x["off"], x["on"]) if a)
+            pm = None
+            if pairs:
+                k = len(pairs)
+                pm = pairs[k // 2] if k % 2 else (pairs[k // 2 - 1] + pairs[k // 2]) / 2
             p("  %-34s off %s / on %s" % ("  runs", " ".join(si(v, "") for v in x["off"]),
                                           " ".join(si(v, "") for v in x["on"])))
+            p("  %-34s median %s, range %s .. %s" % ("  on/off of each adjacent pair", f(pm, "%.3f"),
+                                                     f(pairs[0] if pairs else None, "%.2f"),
+                                                     f(pairs[-1] if pairs else None, "%.2f")))
     la = r.get("lag")
     if la:
         p("")

@@ -29,7 +29,7 @@
 #            on samples, extrapolated.
 #
 # Environment: BENCH_QUICK=1 (short runs, small N), BENCH_NS="N..." (the
-# restore sizes), BENCH_SECTIONS="fast lag memory stall restore",
+# restore sizes), BENCH_FAST_REPS (off/on pairs), BENCH_SECTIONS="fast lag memory stall restore",
 # $VMRUN_OUT (results: results.json, one part per section in parts/).
 set -u
 # shellcheck source=../lib.sh
@@ -59,6 +59,7 @@ else
 	STALL_SIZE=$((4 << 20)) RESTORE_REPS=3 CTI_SAMPLE=200 SYNC_SAMPLE=20000
 	RESTORE_NS=${BENCH_NS:-100000 1000000}
 fi
+[[ -n ${BENCH_FAST_REPS:-} ]] && FAST_REPS=$BENCH_FAST_REPS
 STALL_RATE=209715	# 200 KiB/s: 20 s for 4 MiB
 STORE_MAX_BYTES=$((4 << 30))
 CT_HASHSIZE=524288
