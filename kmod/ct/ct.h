@@ -44,6 +44,7 @@ struct nf_conntrack_helper;
 extern unsigned int nf_ckpt_update_interval_ms;
 extern unsigned int nf_ckpt_grace_ms;
 extern bool nf_ckpt_restore;
+extern bool nf_ckpt_relearn_assist;
 
 /* Run-time status bits left out of BASE records and change detection. */
 #define NF_CKPT_STATUS_VOLATILE	(IPS_CONFIRMED | IPS_DYING)
@@ -105,6 +106,7 @@ struct nf_ckpt_ct_net {
 	bool			labels;		/* nf_connlabels_get() held */
 	bool			hooks;
 	atomic_t		errors;		/* encode or put failures */
+	unsigned long		relearn_until;	/* jiffies, relearn.c */
 };
 
 struct nf_ckpt_ct_net *nf_ckpt_ct_pernet(const struct net *net);
@@ -195,6 +197,14 @@ unsigned long nf_ckpt_ct_timeout_left(const struct nf_conn *ct);
 size_t nf_ckpt_helper_data_len(const struct nf_conntrack_helper *helper);
 bool nf_ckpt_helper_data_valid(const struct nf_conntrack_helper *helper,
 			       const void *data, size_t len);
+
+/* relearn.c: help conntrack re-learn restored TCP windows */
+void nf_ckpt_relearn_init(void);
+void nf_ckpt_relearn_net_init(struct nf_ckpt_ct_net *cn);
+/* TCP conntracks were restored in cn's netns. */
+void nf_ckpt_relearn_start(struct nf_ckpt_ct_net *cn);
+unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
+				  const struct nf_hook_state *state);
 
 /* hooks.c */
 int nf_ckpt_hooks_register(struct net *net);

@@ -3,6 +3,8 @@
  * nf_ckpt_ct: seeing conntracks and deciding when to checkpoint them.
  *
  * Hooks (per netns, NFPROTO_INET, so IPv4 and IPv6):
+ *   PRE_ROUTING and LOCAL_OUT at NF_IP_PRI_CONNTRACK - 1: relearn.c's,
+ *     idle except for a while after a restore.
  *   PRE_ROUTING and LOCAL_OUT at NF_IP_PRI_CONNTRACK + 1: right after
  *     nf_conntrack_in() updated a confirmed conntrack (state changes).
  *   POST_ROUTING at NF_IP_PRI_CONNTRACK_CONFIRM - 1 and LOCAL_IN at
@@ -390,6 +392,18 @@ static unsigned int nf_ckpt_hook_new(void *priv, struct sk_buff *skb,
 }
 
 static const struct nf_hook_ops nf_ckpt_hook_ops[] = {
+	{
+		.hook		= nf_ckpt_hook_relearn,
+		.pf		= NFPROTO_INET,
+		.hooknum	= NF_INET_PRE_ROUTING,
+		.priority	= NF_IP_PRI_CONNTRACK - 1,
+	},
+	{
+		.hook		= nf_ckpt_hook_relearn,
+		.pf		= NFPROTO_INET,
+		.hooknum	= NF_INET_LOCAL_OUT,
+		.priority	= NF_IP_PRI_CONNTRACK - 1,
+	},
 	{
 		.hook		= nf_ckpt_hook_update,
 		.pf		= NFPROTO_INET,

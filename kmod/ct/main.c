@@ -33,6 +33,11 @@ module_param_named(restore, nf_ckpt_restore, bool, 0644);
 MODULE_PARM_DESC(restore,
 		 "Reassemble the conntracks of the store when the module loads");
 
+bool nf_ckpt_relearn_assist __read_mostly = true;
+module_param_named(relearn_assist, nf_ckpt_relearn_assist, bool, 0644);
+MODULE_PARM_DESC(relearn_assist,
+		 "Keep what the first segments after a restore acknowledge while conntrack re-learns TCP windows (0: conntrack alone)");
+
 /* How often the per-connection state of gone conntracks is reaped. */
 #define NF_CKPT_GC_INTERVAL	(10 * HZ)
 
@@ -98,6 +103,7 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 
 	cn->net = net;
 	atomic_set(&cn->errors, 0);
+	nf_ckpt_relearn_net_init(cn);
 	INIT_DELAYED_WORK(&cn->gc_work, nf_ckpt_gc_work);
 	err = nf_ckpt_conns_init(cn);
 	if (err)
@@ -181,6 +187,7 @@ static int __init nf_ckpt_ct_init(void)
 	if (err)
 		return err;
 
+	nf_ckpt_relearn_init();
 	/* Before any netns hands out an ID. */
 	err = nf_ckpt_id_init();
 	if (err)

@@ -16,8 +16,9 @@
  * directions: the endpoints have moved on since the checkpoint, so each
  * direction re-learns its window from its next segment (what flow
  * offload does when it hands a flow back), after which tcp_in_window()
- * checks every segment strictly again.  The liberal flag is copied as it
- * was recorded, never added.
+ * checks every segment strictly again (relearn.c keeps the first
+ * segments' ACKs from being refused when the outage lost some).  The
+ * liberal flag is copied as it was recorded, never added.
  *
  * A conntrack that already exists with the recorded original tuple is
  * kept as it is and given the ID back; if it carries another ID already
@@ -717,6 +718,8 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 				      (test_bit(IPS_ASSURED_BIT, &ct->status) ?
 				       1 << IPCT_ASSURED : 0),
 				      ct, 0, 0);
+	if (nf_ct_protonum(ct) == IPPROTO_TCP)
+		nf_ckpt_relearn_start(nf_ckpt_ct_pernet(r->net));
 	nf_ct_put(ct);
 	return NF_CKPT_OK;
 

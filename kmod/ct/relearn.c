@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nf_ckpt_ct: helping conntrack re-learn the windows of restored TCP
+ * connections.
+ *
+ * A restored TCP conntrack has td_maxwin = 0 in both directions, and
+ * tcp_in_window() initialises a direction from its first segment, as for
+ * a connection picked up mid-stream: td_end = the segment's end.  Two
+ * orders of segments then make it refuse a good ACK for ever ("ACK is over
+ * upper bound"), because the outage lost ACKs and the sender retransmits
+ * data the peer already has:
+ *   - the data side speaks first, with a retransmission: its td_end is set
+ *     below what the peer has received, and the peer's ACKs are INVALID;
+ *   - the ACK side speaks first: conntrack sets the data side's td_end to
+ *     that ACK, then the data side's first segment (a retransmission)
+ *     lowers it again.
+ * Under a strict ruleset the flow is dead either way, and retransmitting
+ * does not help: the sender waits for an ACK that is dropped.
+ *
+ * Just before nf_conntrack_in(), for the first segment of a direction of
+ * a restored TCP conntrack (its td_maxwin still 0, the other direction
+ * re-learnt already):
+ *   - what the segment acknowledges (ACK, and SACK blocks when the peer
+ *     allowed them) raises the peer's td_end: the trust tcp_in_window()
+ *     gives the first segment of a mid-stream pickup when the peer is not
+ *     known yet;
+ *   - if the direction's td_end is beyond the segment already, the
+ *     direction is initialised here, keeping it, so that tcp_in_window()
+ *     does not lower it.
+ * Everything after that is checked by tcp_in_window() alone.  The hook
+ * costs one comparison per packet except within NF_CKPT_RELEARN_SECS of a
+ * restore that re-created TCP conntracks in that netns.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <net/ipv6.h>
+#include <net/tcp.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_seqadj.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+
+#include "ct.h"
+
+/*
+ * Retransmissions of a flow caught in the outage come within the RTO
+ * backoff (at most TCP_RTO_MAX apart); a connection idle across the
+ * outage had nothing in flight and needs no help.
+ */
+#define NF_CKPT_RELEARN_SECS	600
+
+/* The latest end of any netns's window: one load on the fast path. */
+static unsigned long nf_ckpt_relearn_any;
+
+/* jiffies starts 5 minutes before wrapping: 0 is not "long ago". */
+void nf_ckpt_relearn_init(void)
+{
+	WRITE_ONCE(nf_ckpt_relearn_any, jiffies);
+}
+
+void nf_ckpt_relearn_net_init(struct nf_ckpt_ct_net *cn)
+{
+	cn->relearn_until = jiffies;
+}
+
+void nf_ckpt_relearn_start(struct nf_ckpt_ct_net *cn)
+{
+	unsigned long until = jiffies + NF_CKPT_RELEARN_SECS * HZ;
+
+	if (!READ_ONCE(nf_ckpt_relearn_assist))
+		return;
+	WRITE_ONCE(cn->relearn_until, until);
+	/* Restores run under the store's per-netns walk; racing is harmless. */
+	if (time_after(until, READ_ONCE(nf_ckpt_relearn_any)))
+		WRITE_ONCE(nf_ckpt_relearn_any, until);
+}
+
+/* The largest right edge of the SACK blocks, if beyond *sack. */
+static void nf_ckpt_tcp_sack(const struct sk_buff *skb, unsigned int dataoff,
+			     const struct tcphdr *th, u32 *sack)
+{
+	u8 buf[MAX_TCP_OPTION_SPACE];
+	int len = th->doff * 4 - (int)sizeof(*th);
+	const u8 *p;
+	int i;
+
+	if (len <= 0)
+		return;
+	p = skb_header_pointer(skb, dataoff + sizeof(*th), len, buf);
+	if (!p)
+		return;
+	while (len > 0) {
+		u8 kind = p[0], size;
+
+		if (kind == TCPOPT_EOL)
+			return;
+		if (kind == TCPOPT_NOP) {
+			p++;
+			len--;
+			continue;
+		}
+		if (len < 2)
+			return;
+		size = p[1];
+		if (size < 2 || size > len)
+			return;
+		if (kind == TCPOPT_SACK && size >= TCPOLEN_SACK_BASE +
+		    TCPOLEN_SACK_PERBLOCK && !((size - TCPOLEN_SACK_BASE) %
+					       TCPOLEN_SACK_PERBLOCK)) {
+			for (i = TCPOLEN_SACK_BASE; i < size;
+			     i += TCPOLEN_SACK_PERBLOCK) {
+				u32 right = get_unaligned_be32(p + i + 4);
+
+				if (after(right, *sack))
+					*sack = right;
+			}
+			return;
+		}
+		p += size;
+		len -= size;
+	}
+}
+
+/* As tcp_in_window() computes a segment's end. */
+static u32 nf_ckpt_tcp_end(const struct sk_buff *skb, unsigned int dataoff,
+			   const struct tcphdr *th)
+{
+	return ntohl(th->seq) + skb->len - dataoff - th->doff * 4 +
+	       (th->syn ? 1 : 0) + (th->fin ? 1 : 0);
+}
+
+static void nf_ckpt_relearn_segment(struct nf_conn *ct,
+				    enum ip_conntrack_dir dir,
+				    const struct sk_buff *skb,
+				    unsigned int dataoff,
+				    const struct tcphdr *th)
+{
+	struct ip_ct_tcp_state *sender = &ct->proto.tcp.seen[dir];
+	struct ip_ct_tcp_state *receiver = &ct->proto.tcp.seen[!dir];
+	u32 end = nf_ckpt_tcp_end(skb, dataoff, th);
+	u32 ack = ntohl(th->ack_seq), sack = ack, swin;
+
+	spin_lock_bh(&ct->lock);
+	if (sender->td_maxwin || !receiver->td_maxwin)
+		goto out;
+
+	if (receiver->flags & IP_CT_TCP_FLAG_SACK_PERM)
+		nf_ckpt_tcp_sack(skb, dataoff, th, &sack);
+	/* tcp_in_window() takes NAT sequence mangling out of the ACK. */
+	sack -= nf_ct_seq_offset(ct, !dir, ack - 1);
+	if (after(sack, receiver->td_end))
+		receiver->td_end = sack;
+
+	if (after(sender->td_end, end)) {
+		swin = (u32)ntohs(th->window) << sender->td_scale;
+		sender->td_maxwin = swin ? swin : 1;
+		if (after(sender->td_end + sender->td_maxwin,
+			  sender->td_maxend))
+			sender->td_maxend = sender->td_end + sender->td_maxwin;
+	}
+out:
+	spin_unlock_bh(&ct->lock);
+}
+
+static int nf_ckpt_tcp_dataoff(struct sk_buff *skb, u8 pf,
+			       unsigned int *dataoff)
+{
+	unsigned int nhoff = skb_network_offset(skb);
+	__be16 frag_off;
+	u8 nexthdr;
+	int off;
+
+	if (pf == NFPROTO_IPV4) {
+		const struct iphdr *iph;
+		struct iphdr _iph;
+
+		iph = skb_header_pointer(skb, nhoff, sizeof(_iph), &_iph);
+		if (!iph || iph->protocol != IPPROTO_TCP ||
+		    iph->frag_off & htons(IP_OFFSET))
+			return -1;
+		*dataoff = nhoff + iph->ihl * 4;
+		return 0;
+	}
+	if (pf != NFPROTO_IPV6)
+		return -1;
+	if (!pskb_may_pull(skb, nhoff + sizeof(struct ipv6hdr)))
+		return -1;
+	nexthdr = ipv6_hdr(skb)->nexthdr;
+	off = ipv6_skip_exthdr(skb, nhoff + sizeof(struct ipv6hdr), &nexthdr,
+			       &frag_off);
+	if (off < 0 || nexthdr != IPPROTO_TCP || (frag_off & htons(~0x7)))
+		return -1;
+	*dataoff = off;
+	return 0;
+}
+
+static void nf_ckpt_relearn_skb(struct net *net, struct sk_buff *skb, u8 pf)
+{
+	const struct nf_conntrack_zone *zone;
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple tuple;
+	struct nf_conntrack_zone tmp;
+	enum ip_conntrack_info ctinfo;
+	const struct tcphdr *th;
+	unsigned int dataoff;
+	struct tcphdr _th;
+	struct nf_conn *tmpl, *ct;
+
+	tmpl = nf_ct_get(skb, &ctinfo);
+	if (tmpl && !nf_ct_is_template(tmpl))
+		return;
+	if (nf_ckpt_tcp_dataoff(skb, pf, &dataoff))
+		return;
+	th = skb_header_pointer(skb, dataoff, sizeof(_th), &_th);
+	/* SYNs re-initialise a direction, RSTs end it: conntrack's own. */
+	if (!th || th->syn || th->rst || !th->ack || th->doff < sizeof(_th) / 4)
+		return;
+	if (!nf_ct_get_tuplepr(skb, skb_network_offset(skb), pf, net, &tuple))
+		return;
+	zone = nf_ct_zone_tmpl(tmpl, skb, &tmp);
+	h = nf_conntrack_find_get(net, zone, &tuple);
+	if (!h)
+		return;
+	ct = nf_ct_tuplehash_to_ctrack(h);
+	if (nf_ct_protonum(ct) == IPPROTO_TCP && nf_ckpt_ct_label_id(ct))
+		nf_ckpt_relearn_segment(ct, NF_CT_DIRECTION(h), skb, dataoff,
+					th);
+	nf_ct_put(ct);
+}
+
+/* PRE_ROUTING, LOCAL_OUT: just before nf_conntrack_in(). */
+unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
+				  const struct nf_hook_state *state)
+{
+	struct nf_ckpt_ct_net *cn;
+
+	if (likely(!time_before(jiffies, READ_ONCE(nf_ckpt_relearn_any))))
+		return NF_ACCEPT;
+	cn = nf_ckpt_ct_pernet(state->net);
+	if (time_before(jiffies, READ_ONCE(cn->relearn_until)))
+		nf_ckpt_relearn_skb(state->net, skb, state->pf);
+	return NF_ACCEPT;
+}
