@@ -180,19 +180,26 @@ wave_up() {
 	[[ ! -s $tmp/w/wave-$n.err ]]
 }
 
-# The namespaces deleted so far are freed: ip netns del only drops a
-# reference, the pernet exits run later from a workqueue.  Counted in
-# net_namespace objects: at most the baseline plus the live routers.
-netns_settled() {
+# The namespaces deleted so far have been through their pernet exits: ip
+# netns del only drops a reference, the exits run later from a workqueue,
+# and the store's (which gives the charge back) runs before nf_conntrack's,
+# which frees the last conntrack of the netns.  With no router left, no
+# conntrack object is in use.  (net_namespace objects themselves are
+# freed later still, at times minutes later under TCG.)
+slab_active() { # cache
 	local name active rest
-	echo 1 >/sys/kernel/slab/net_namespace/shrink 2>/dev/null || true
+	echo 1 >"/sys/kernel/slab/$1/shrink" 2>/dev/null || true
 	while read -r name active rest; do
-		if [[ $name == net_namespace ]]; then
-			((active <= SLAB0[net_namespace] + ${#LIVE[@]}))
+		if [[ $name == "$1" ]]; then
+			echo "$active"
 			return
 		fi
 	done </proc/slabinfo
-	return 1
+	echo -1
+}
+
+netns_exited() {
+	((${#LIVE[@]} == 0 && $(slab_active nf_conntrack) == 0))
 }
 
 store_param() { # name value
@@ -303,10 +310,15 @@ for ((w = 1; w <= WAVES; w++)); do
 		# shellcheck disable=SC2086
 		routers_del $idx
 		# Before the next wave puts anything: the limits count all netns.
-		wait_for 180 netns_settled || info "wave $w: the deleted namespaces are not freed yet"
+		t3=$SECONDS
+		wait_for 180 netns_exited ||
+			info "wave $w: $(slab_active nf_conntrack) conntracks of deleted namespaces left"
+		t_free=$((SECONDS - t3))
+	else
+		t_free=-
 	fi
 	info "wave $w: routers $first..$last set up in $((t1 - t0)) s, traffic up in $((t2 - t1)) s," \
-		"$wr records ($wb bytes); deleted with their traffic running"
+		"$wr records ($wb bytes); deleted with their traffic running, freed after $t_free s"
 done
 check "$made namespaces created, traffic through every one ($up_fail waves failed)" test "$up_fail" = 0
 check "every router's store holds its $((NETNS_TCP + 1)) live connections, the short one forgotten ($rec_fail waves not)" \
@@ -334,7 +346,7 @@ check "control: with the last wave alive, a further router's puts are refused ($
 	test "${ST[251.refused]:-0}" -gt 0
 # shellcheck disable=SC2086
 routers_del $last_idx 251
-wait_for 180 netns_settled || info "control: the deleted namespaces are not freed yet"
+wait_for 180 netns_exited || info "control: $(slab_active nf_conntrack) conntracks of deleted namespaces left"
 routers_add 252 || die "the router after the control could not be set up"
 wave_up c2 252 || info "router after the control: $(cat "$tmp/w/wave-c2.err" 2>/dev/null)"
 if wait_for 30 routers_recorded 252; then
@@ -395,9 +407,11 @@ slab_within() {
 	done
 	((slab_ok))
 }
-# Tolerance: see nf_ckpt_soak.sh; here nothing of a router may stay, so
+# Tolerance: see nf_ckpt_soak.sh (measured: up to about 240 objects either
+# way in one kmalloc cache, from the devices, routes and sockets of the
+# client and server namespaces); nothing of a router may stay, so
 # nf_conntrack and the store's own cache must be back exactly.
-SLAB_TOL=${SLAB_TOL:-128}
+SLAB_TOL=${SLAB_TOL:-256}
 if wait_for 30 slab_within; then
 	ok "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and nf_ckpt_conn exactly)"
 else

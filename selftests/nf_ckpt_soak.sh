@@ -361,6 +361,21 @@ slab_read() { # array name
 	done </proc/slabinfo
 }
 
+# Why a flow is stuck: its conntrack, the router's invalid count and drop
+# counter, both ends' TCP state.
+stuck_report() {
+	local f sport
+	for f in "$@"; do
+		json_field "$tmp/$f.st" sport
+		sport=$v
+		info "stuck $f: conntrack: $(R conntrack -L -p tcp --orig-port-src "$sport" 2>/dev/null)"
+		info "stuck $f: client: $(ip netns exec "$client" ss -tinH "sport = :$sport" 2>/dev/null | tr -s ' \n' ' ')"
+		info "stuck $f: server: $(ip netns exec "$server" ss -tinH "dport = :$sport" 2>/dev/null | tr -s ' \n' ' ')"
+	done
+	info "router: conntrack -S invalid $(R conntrack -S 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^invalid=/) { split($i, a, "="); n += a[2] } } END { print n + 0 }')," \
+		"long-flow drops $(long_drops)"
+}
+
 # ---------------------------------------------------------------- setup
 for m in nf_ckpt_ct nf_ckpt_store; do
 	if mod_loaded $m; then rmmod $m || die "$m is loaded and cannot be removed"; fi
@@ -428,6 +443,8 @@ for ((c = 1; c <= SOAK_N; c++)); do
 		# shellcheck disable=SC2086
 		if ! wait_for "$IDLE_STACK" flows_moved $LONGS; then
 			info "stack cycle $k: stuck after ${IDLE_STACK} s: $(flows_stuck $LONGS)"
+			# shellcheck disable=SC2046
+			stuck_report $(flows_stuck $LONGS)
 			break 2
 		fi
 		stall=$((SECONDS - t0))
@@ -456,15 +473,27 @@ check "no packet of a long flow dropped by the router outside the stack reloads 
 	test "$drops_ct" = 0
 
 # ---------------------------------------------------------------- after
-# The short connections stop; the long flows must still move both ways.
+# The short connections stop.  Control: the conntrack of "ctl" goes (its
+# records too, so that the records still match the table); the flow must
+# die while the others keep moving.
 touch "$tmp/stop.short"
+ctl_id=$(ckpt list --json 2>/dev/null | jq -r --argjson p "${L_PORT[ctl]}" \
+	'[.[] | select(.dport == $p) | .id] | if length == 1 then .[0] else empty end')
+R conntrack -D -p tcp --orig-port-dst "${L_PORT[ctl]}" >/dev/null 2>&1 || true
+[[ -n $ctl_id ]] && ckpt forget "$ctl_id" >/dev/null
+nap 2	# what was in flight
+flows_mark ctl
+t_ctl=$SECONDS
+OTHERS=${LONGS/ ctl/}
 # shellcheck disable=SC2086
-flows_mark $LONGS
+flows_mark $OTHERS
 # shellcheck disable=SC2086
-if wait_for 60 flows_moved $LONGS; then
+if wait_for 60 flows_moved $OTHERS; then
 	ok "every long-lived flow is alive after the soak (both directions move)"
 else
-	fail "every long-lived flow is alive after the soak (stuck: $(flows_stuck $LONGS))"
+	fail "every long-lived flow is alive after the soak (stuck: $(flows_stuck $OTHERS))"
+	# shellcheck disable=SC2046
+	stuck_report $(flows_stuck $OTHERS)
 fi
 short_sum=
 for f in $SHORTS; do
@@ -474,7 +503,6 @@ for f in $SHORTS; do
 	short_sum+="$f ok $o fail $v; "
 done
 info "short connections: $short_sum"
-wait_for 30 test -e "$tmp/u4.st" -a -e "$tmp/s4.st" || true
 
 # Records against conntrack: the leftovers of the short connections go
 # within CT_TIMEOUT + grace; then both lists must be equal.
@@ -487,8 +515,8 @@ else
 		"$(wc -l <"$tmp/rec.keys") records, $(wc -l <"$tmp/ct.keys") conntracks)"
 	diff "$tmp/rec.keys" "$tmp/ct.keys" | head -20 | sed 's/^/#   /' || true
 fi
-rec_long=$(awk '$6 ~ /^700[1-3]$/' "$tmp/rec.keys" | wc -l)
-check "each long flow has its records ($rec_long of 5)" test "$rec_long" = 5
+rec_long=$(awk '$6 ~ /^700[12]$/' "$tmp/rec.keys" | wc -l)
+check "each long flow has its records ($rec_long of 4)" test "$rec_long" = 4
 info "store: $(status_of)"
 
 # The store's cache against its count (nf_ckpt_conn is the store's; it
@@ -507,21 +535,14 @@ else
 	skip "nf_ckpt_conn is merged with another cache here: no count of its own"
 fi
 
-# ---- control: the conntrack of "ctl" goes; the flow must die.
+ctl_left=$((IDLE_DEAD - (SECONDS - t_ctl)))
+((ctl_left > 0)) && nap "$ctl_left"
 flow_rx ctl
-R conntrack -D -p tcp --orig-port-dst "${L_PORT[ctl]}" >/dev/null 2>&1 || true
-ctl_gone() {
-	local a b
-	flow_rx ctl
-	a=$c_rx b=$s_rx
-	nap "$IDLE_DEAD"
-	flow_rx ctl
-	((c_rx == a && s_rx == b))
-}
-if wait_for 60 ctl_gone; then
-	ok "control: the long flow whose conntrack is deleted dies (no byte for $IDLE_DEAD s)"
+if ((c_rx == MARK_C[ctl] && s_rx == MARK_S[ctl])); then
+	ok "control: the long flow whose conntrack is deleted dies (no byte for $((SECONDS - t_ctl)) s)"
 else
-	fail "control: the long flow whose conntrack is deleted dies (it keeps moving)"
+	fail "control: the long flow whose conntrack is deleted dies (it moved on:" \
+		"${MARK_C[ctl]} -> $c_rx, ${MARK_S[ctl]} -> $s_rx)"
 fi
 touch "$tmp/ctl.abort"
 
@@ -563,10 +584,13 @@ wait "$cpid" 2>/dev/null || true
 # ---------------------------------------------------------------- slab
 # Back to the state of the baseline: no conntrack, both modules out, the
 # server running (its long-flow threads over), the client gone.  The
-# slab delta tolerance: the counts move by a few objects per cache with
-# nothing of ours loaded (sockets, neighbours, the conntrack tool's
-# netlink, module load/unload); a leak of even one object per 100 records
-# put shows as far more than SLAB_TOL objects.
+# slab delta tolerance: kmalloc caches are shared with the whole kernel;
+# with nothing of ours left, they were measured up to about 240 objects
+# off the baseline, either way (routes, neighbours, sockets, devices,
+# module and ruleset reloads).  The records are kmalloc'ed and replaced on
+# every rewrite (puts + updates, printed below: over 1000 already in the
+# short form): a leak of one object per few rewrites would show as more
+# than SLAB_TOL.  nf_conntrack must be back within a few.
 R conntrack -F >/dev/null 2>&1 || true
 puts_total=$(ckpt status --json | jq '.puts + .updates')
 rmmod nf_ckpt_ct
@@ -587,7 +611,7 @@ slab_within() {
 	done
 	((slab_ok))
 }
-SLAB_TOL=${SLAB_TOL:-128}
+SLAB_TOL=${SLAB_TOL:-256}
 CT_TOL=8
 # Frees after RCU grace periods (kfree_rcu batches) may come late.
 if wait_for 30 slab_within; then

@@ -25,13 +25,20 @@ for t in "${tests[@]}"; do
 	n=$((n + 1))
 	echo "# selftests: nfckpt: $t"
 	start=$SECONDS
-	timeout --foreground -k 10 "$timeout" ./"$t" 2>&1 | sed -u 's/^/# /'
+	# settings may give a test a longer limit under NFCKPT_STRESS=1:
+	# stress_timeout.TEST=SECS.
+	t_timeout=$timeout
+	if [[ ${NFCKPT_STRESS:-0} == 1 ]]; then
+		t_timeout=$(sed -n "s/^stress_timeout\.$t=//p" settings)
+		t_timeout=${t_timeout:-$timeout}
+	fi
+	timeout --foreground -k 10 "$t_timeout" ./"$t" 2>&1 | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	took=$((SECONDS - start))
 	case $rc in
 	0) echo "ok $n selftests: nfckpt: $t # ${took}s" ;;
 	4) echo "ok $n selftests: nfckpt: $t # SKIP" ;;
-	124) echo "not ok $n selftests: nfckpt: $t # TIMEOUT ${timeout}s"; rc_all=1 ;;
+	124) echo "not ok $n selftests: nfckpt: $t # TIMEOUT ${t_timeout}s"; rc_all=1 ;;
 	*) echo "not ok $n selftests: nfckpt: $t # exit=$rc"; rc_all=1 ;;
 	esac
 done
