@@ -41,6 +41,11 @@ OUT=${VMRUN_OUT:-/tmp/nfckpt-bench}
 PARTS=$OUT/parts
 mkdir -p "$PARTS"
 rm -f "$PARTS"/*.json "$OUT/results.json"
+# Whatever happens, the sections done so far end up in results.json (the
+# first hook registered runs last).
+merge_parts() {
+	[[ -s $OUT/results.json ]] || jq -s 'add' "$PARTS"/*.json >"$OUT/results.json"
+}
 HERE=$NFCKPT_ROOT/selftests/bench
 CTINJECT=$NFCKPT_ROOT/tools/ctinject/ctinject
 CONNRATE=$HERE/connrate
@@ -86,6 +91,8 @@ nfckpt_off() {
 	if mod_loaded nf_ckpt_ct; then rmmod nf_ckpt_ct || log "rmmod nf_ckpt_ct failed"; fi
 	if mod_loaded nf_ckpt_store; then rmmod nf_ckpt_store || log "rmmod nf_ckpt_store failed"; fi
 }
+
+at_exit merge_parts
 
 nfckpt_on() {
 	mod_loaded nf_ckpt_store || insmod "$STORE_KO" max_bytes=$STORE_MAX_BYTES ||
@@ -476,5 +483,5 @@ for s in $SECTIONS; do
 		;;
 	esac
 done
-jq -s 'add' "$PARTS"/*.json >"$OUT/results.json"
+merge_parts
 log "results: $OUT/results.json"
