@@ -123,10 +123,10 @@ re_rx='"rx": ([0-9]+)'
 flow_rx() {
 	local line=
 	c_rx=0 s_rx=0
-	read -r line <"$tmp/$1.st" 2>/dev/null || true
+	[[ -r $tmp/$1.st ]] && read -r line <"$tmp/$1.st" || true
 	[[ $line =~ $re_rx ]] && c_rx=${BASH_REMATCH[1]}
 	line=
-	read -r line <"$tmp/srv-${L_IDX[$1]}.st" 2>/dev/null || true
+	[[ -r $tmp/srv-${L_IDX[$1]}.st ]] && read -r line <"$tmp/srv-${L_IDX[$1]}.st" || true
 	[[ $line =~ $re_rx ]] && s_rx=${BASH_REMATCH[1]}
 	return 0
 }
@@ -160,7 +160,7 @@ flows_stuck() { # the flows of $@ that did not move since flows_mark
 
 json_field() { # file key: a number or string field, without a fork
 	local line="" re="\"$2\": (\"[^\"]*\"|[^,}]*)"
-	read -r line <"$1" 2>/dev/null || true
+	[[ -r $1 ]] && read -r line <"$1" || true
 	if [[ $line =~ $re ]]; then
 		v=${BASH_REMATCH[1]}
 		v=${v#\"}
