@@ -33,6 +33,8 @@ def main():
     p("command: %s (git %s, %s)%s" % (host.get("command", "?"), host.get("git", "?"),
                                       host.get("date", "?"),
                                       "  [QUICK: smoke test]" if env.get("quick") else ""))
+    if host.get("modules_sha256"):
+        p("modules: %s" % host["modules_sha256"])
     fa = r.get("fast")
     if fa:
         p("")
