@@ -60,7 +60,7 @@ CT_ARGS=("grace_ms=$GRACE_MS")
 # TIME_WAIT (no records): the life of a record whose connection vanished
 # (a client that gave up during a stack reload) is bounded by this plus
 # the grace.
-CT_TIMEOUT=10
+CT_TIMEOUT=5
 ORPHAN_WAIT=$((CT_TIMEOUT * 4 + 60))	# generous: TCG
 RATE=4096	  # bytes/s each way, each long flow
 IDLE_STACK=150	  # a long flow may pause this long across a stack reload
