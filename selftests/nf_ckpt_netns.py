@@ -16,15 +16,16 @@ costs a second or more.
       "NAME connections records bytes puts deletes refused".
   nf_ckpt_netns.py serve --port P
       TCP and UDP echo on port P (every address); a TCP connection idle for
-      6 s is aborted (its peer's router is gone).
+      30 s is aborted (its peer's router is gone).
   nf_ckpt_netns.py client --dir D --port P --tcp K
       For every file D/wave-N (one router index i per line) traffic through
       each router i to 10.2.i.2:P: K TCP connections and one UDP socket,
       each exchanging a message every second, and one short TCP
       connection, closed after one exchange.  D/wave-N.up once every
       router of the wave has its K TCP echoes and three UDP ones, and the
-      short connection is closed.  A socket without an answer for 6 s (its
-      router was deleted) is aborted (RST, nowhere to go); D/wave-N.down
+      short connection is closed.  A socket without an answer for 30 s (its
+      router was deleted; less would take a loaded TCG guest's pauses
+      for that) is aborted (RST, nowhere to go); D/wave-N.down
       once all of the wave's are.  D/wave-N.err: routers that failed to
       come up.  Ends when D/stop exists.
 """
@@ -42,7 +43,7 @@ import threading
 import time
 
 CLONE_NEWNET = 0x40000000
-IDLE = 6.0
+IDLE = 30.0
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 

@@ -366,7 +366,7 @@ downs() {
 	done
 	[[ -e $tmp/w/wave-c1.down && -e $tmp/w/wave-c2.down ]]
 }
-check "the client's sockets through deleted routers all time out" wait_for 60 downs
+check "the client's sockets through deleted routers all time out" wait_for 180 downs
 
 netns_freed() {
 	slab_read SLAB1
