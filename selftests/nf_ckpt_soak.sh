@@ -391,7 +391,7 @@ ip netns exec "$server" "${SOAK[@]}" serve --dir "$tmp" long,10.0.2.2,7001 long,
 	short,10.0.2.2,7102 udp,10.0.2.2,7201 </dev/null >"$tmp/serve.out" 2>&1 &
 spid=$!
 _pids+=("$spid")
-wait_for 60 test -e "$tmp/serve.ready" || die "the servers did not start: $(cat "$tmp/serve.out")"
+wait_for 300 test -e "$tmp/serve.ready" || die "the servers did not start: $(cat "$tmp/serve.out")"
 
 declare -A SLAB0 SLAB1 SLAB2
 slab_read SLAB0
@@ -408,11 +408,11 @@ ip netns exec "$client" "${SOAK[@]}" fetch --dir "$tmp" --rate "$RATE" "${specs[
 	"${SHORT_SPECS[@]}" </dev/null >"$tmp/fetch.out" 2>&1 &
 cpid=$!
 _pids+=("$cpid")
-wait_for 60 test -e "$tmp/fetch.connected" || die "the clients did not connect: $(cat "$tmp/fetch.out")"
+wait_for 300 test -e "$tmp/fetch.connected" || die "the clients did not connect: $(cat "$tmp/fetch.out")"
 # shellcheck disable=SC2086
 flows_mark $LONGS
 # shellcheck disable=SC2086
-wait_for 60 flows_moved $LONGS || die "the long flows do not move: $(flows_stuck $LONGS)"
+wait_for 300 flows_moved $LONGS || die "the long flows do not move: $(flows_stuck $LONGS)"
 info "flows up: $LONGS, short: $SHORTS; soak: $SOAK_N nf_ckpt_ct reloads, $SOAK_M stack reloads"
 
 # ---------------------------------------------------------------- soak
