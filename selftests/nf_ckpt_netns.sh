@@ -147,6 +147,7 @@ status_of() {
 	local name c r b p d f i
 	ST=()
 	while read -r name c r b p d f; do
+		[[ $c =~ ^[0-9]+$ ]] || continue	# "NAME error ...": no store
 		i=${name##*-}
 		ST[$i.conns]=$c ST[$i.records]=$r ST[$i.bytes]=$b ST[$i.puts]=$p
 		ST[$i.deletes]=$d ST[$i.refused]=$f
