@@ -124,6 +124,8 @@ void nf_ckpt_id_seen(u64 id)
 {
 	s64 cur = atomic64_read(&nf_ckpt_last_id);
 
+	if (id > NF_CKPT_ID_TRACK_MAX)
+		return;
 	while ((u64)cur < id) {
 		s64 old = atomic64_cmpxchg(&nf_ckpt_last_id, cur, id);
 
@@ -346,7 +348,7 @@ static u64 nf_ckpt_labels_max_id(void)
 	struct hlist_nulls_node *n;
 	unsigned int bucket;
 	spinlock_t *lockp;
-	u64 max = 0;
+	u64 max = 0, id;
 
 	for (bucket = 0;; bucket++) {
 		lockp = &nf_conntrack_locks[bucket % CONNTRACK_LOCKS];
@@ -361,7 +363,9 @@ static u64 nf_ckpt_labels_max_id(void)
 					   hnnode) {
 			if (NF_CT_DIRECTION(h) != IP_CT_DIR_REPLY)
 				continue;
-			max = max(max, nf_ckpt_ct_label_id(nf_ct_tuplehash_to_ctrack(h)));
+			id = nf_ckpt_ct_label_id(nf_ct_tuplehash_to_ctrack(h));
+			if (id <= NF_CKPT_ID_TRACK_MAX)
+				max = max(max, id);
 		}
 		spin_unlock(lockp);
 		local_bh_enable();

@@ -53,6 +53,8 @@ void nf_ckpt_note_id(u64 id)
 {
 	s64 cur = atomic64_read(&nf_ckpt_highest);
 
+	if (id > NF_CKPT_ID_TRACK_MAX)
+		return;
 	while ((u64)cur < id)
 		if (atomic64_try_cmpxchg(&nf_ckpt_highest, &cur, id))
 			break;

@@ -19,6 +19,14 @@ struct net;
 /* Largest payload of one record. */
 #define NF_CKPT_MAX_PAYLOAD	4096
 
+/*
+ * The ID counter, which all namespaces share, only ever moves past IDs up
+ * to this one.  Higher IDs can still be stored (LOAD, or a label someone
+ * else wrote), but they do not count: pushed to U64_MAX, the counter would
+ * wrap and hand out the same IDs again (every new conntrack got ID 1).
+ */
+#define NF_CKPT_ID_TRACK_MAX	(U64_MAX >> 1)
+
 /* A record as a reader sees it: valid for the duration of the callback. */
 struct nf_ckpt_rec_view {
 	u64		id;

@@ -119,7 +119,8 @@
  *                                           connection (absent: the master's)
  *   NF_CKPT_A_STATUS                  nest
  *     NF_CKPT_STAT_A_INSTANCE         u64   random, chosen at store load
- *     NF_CKPT_STAT_A_HIGHEST_ID       u64   highest ID ever stored
+ *     NF_CKPT_STAT_A_HIGHEST_ID       u64   highest ID ever stored, any netns
+ *                                           (IDs above 2^63 - 1 not counted)
  *     NF_CKPT_STAT_A_CONNECTIONS      u64   distinct IDs (this netns)
  *     NF_CKPT_STAT_A_RECORDS          u64   (this netns)
  *     NF_CKPT_STAT_A_BYTES            u64   (this netns)
