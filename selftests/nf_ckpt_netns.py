@@ -279,12 +279,12 @@ class Router(threading.Thread):
 
     def traffic(self):
         # The short connection first: ended, so no record must stay.
-        s = socket.create_connection(self.dst, timeout=10)
+        s = socket.create_connection(self.dst, timeout=60)
         s.sendall(b"short\n")
         if s.recv(64) != b"short\n":
             raise OSError("short: bad echo")
         s.close()
-        socks = [socket.create_connection(self.dst, timeout=10) for _ in range(self.a.tcp)]
+        socks = [socket.create_connection(self.dst, timeout=60) for _ in range(self.a.tcp)]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.connect(self.dst)
         socks.append(u)
