@@ -3,6 +3,7 @@
 """Fuzzer for the nf_ckpt generic-netlink family (python3 stdlib only).
 
   nf_ckpt_fuzz.py fuzz --mode priv|unpriv|restore [--seed S] [--count N]
+                       [--corpus N] [--progress]
 
 Raw AF_NETLINK/NETLINK_GENERIC sockets.  A seeded PRNG (the seed is printed
 first: `--seed` reproduces a run) builds requests of every command, valid
@@ -15,18 +16,18 @@ other way round; mutations of the real records of a dump; dumps read
 halfway and abandoned (socket closed), several concurrent dumps, a
 listener on the events group.
 
-Every fuzz datagram is followed by a sentinel request (an unknown command
-with NLM_F_ACK) on the same socket, so that the outcome of each message is
-known by its sequence number even when it asked for no ACK.  The receive
-loop mirrors netlink_rcv_skb() to know which messages the kernel handled.
+Every batch of fuzz datagrams is followed by a sentinel request (an
+unknown command with NLM_F_ACK) on the same socket, so that the outcome of
+each message is known by its sequence number even when it asked for no
+ACK.  What the kernel handled is worked out as netlink_rcv_skb() does it.
 
 Modes (exit 0: no violation, 1: violation, 2: setup error):
   priv     root, in a netns holding records.  The records are dumped first
            and kept as a model; every message the kernel accepted (FORGET,
-           FLUSH, LOAD) is applied to the model from the bytes sent; at the
-           end a dump must equal the model (records with an expiry may have
-           gone).  Completed dumps must be well-formed and in (ID, layer)
-           order.
+           FLUSH, LOAD) is applied to the model from the bytes sent; every
+           GET answer, STATUS (record and ID counts) and, at the end, a dump
+           must equal the model (records with an expiry may have gone).
+           Completed dumps must be well-formed and in (ID, layer) order.
   unpriv   without CAP_NET_ADMIN over the netns: no request may be
            accepted (the caller compares the store before and after).
   restore  root, nf_ckpt_ct loaded, an empty netns: LOADs of records with
