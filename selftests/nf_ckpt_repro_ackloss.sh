@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Reproducer (found by nf_ckpt_soak.sh, issue #7; not in TEST_PROGS while
-# it fails): a restored TCP connection dies for good when, at the crash,
-# the receiver holds data whose ACKs were lost.
+# Reproducer (found by nf_ckpt_soak.sh, issue #7; in no test list while
+# it can fail): a restored TCP connection can die for good when, at the
+# crash, the receiver holds data whose ACKs were lost.
 #
 # The server sends 4 x 1000 bytes (TCP_NODELAY) while the client's ACKs
 # are dropped before conntrack (raw prerouting), so the client has them
@@ -16,6 +16,12 @@
 # every later packet of the client is INVALID ("ACK is over upper bound",
 # tcp_in_window) and dropped by a strict router; the server only ever
 # retransmits that head segment.  The connection never recovers.
+# Intermittent: it depends on which segment reaches the restored
+# conntrack first (a tail loss probe or new data covers the client's
+# ACK).  6.1: failed 1 of 4 runs (client stuck at 5000 of 6000 bytes for
+# 60 s, conntrack -S invalid=4, timeout lowered); 6.12: 0 of 2.  The
+# soak hit the same on 6.1 (a bidirectional flow stuck after a stack
+# reload, its packets dropped as INVALID).
 # Control: the same without the flush: the transfer completes.
 set -e
 # shellcheck source=lib.sh
@@ -76,13 +82,13 @@ run() {
 	local d=$tmp/$1
 	mkdir -p "$d"
 	ip netns exec "$server" python3 "$tmp/peer.py" server "$d" & pids+=($!)
-	wait_until 60 test -e "$d/ready" || return 1
+	wait_until 60 test -e "$d/ready" || { ktap_info "$1: no server"; return 1; }
 	ip netns exec "$client" python3 "$tmp/peer.py" client "$d" & pids+=($!)
-	wait_until 60 got "$1" 1000 || return 1
+	wait_until 60 got "$1" 1000 || { ktap_info "$1: no first 1000 bytes"; return 1; }
 	sleep 2
 	R nft add rule inet raw pre iifname veth0 tcp dport 9000 drop
 	touch "$d/burst"
-	wait_until 60 got "$1" 5000 || return 1
+	wait_until 60 got "$1" 5000 || { ktap_info "$1: the burst did not arrive"; return 1; }
 	sleep 3		# retransmissions refresh the records meanwhile
 	if [[ $1 == restore ]]; then
 		R conntrack -F >/dev/null 2>&1
