@@ -466,6 +466,9 @@ check "TCP close: recorded, then forgotten while conntrack shows TIME_WAIT" \
 	wait_until 30 tcp_closed
 
 if ((have_sctp)); then
+	# A closed association's conntrack lives 10 s by default: a loaded
+	# TCG host can take longer than that to look, and the check needs it.
+	R sysctl -qw net.netfilter.nf_conntrack_sctp_timeout_closed=120
 	C sh -c 'echo bye | socat -t 2 - SCTP4:10.0.2.2:5003,sourceport=4004' >/dev/null || true
 	sctp_gone() {
 		put_then_forgotten 4004 && ! has_sport 4004 &&
