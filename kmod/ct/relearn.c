@@ -239,6 +239,9 @@ unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
 
 	if (likely(!time_before(jiffies, READ_ONCE(nf_ckpt_relearn_any))))
 		return NF_ACCEPT;
+	/* Turned off meanwhile: the windows already open close too. */
+	if (!READ_ONCE(nf_ckpt_relearn_assist))
+		return NF_ACCEPT;
 	cn = nf_ckpt_ct_pernet(state->net);
 	if (time_before(jiffies, READ_ONCE(cn->relearn_until)))
 		nf_ckpt_relearn_skb(state->net, skb, state->pf);
