@@ -223,8 +223,14 @@ ftp_session() {
 		ckpt list --json | jq -e --argjson m "$ctl_id" \
 			'[.[] | select(.master_id == $m) | .id] | if length == 1 then .[0] else null end'
 	}
-	wait_until 30 data_id_of >/dev/null || true
-	data_id=$(data_id_of || echo 0)
+	if ! wait_until 30 data_id_of >/dev/null; then
+		# Say why: no record names the master, or several do.
+		ktap_info "no single record with master_id $ctl_id; records and conntrack -L:"
+		ckpt list --json | jq -c '.[] | {id, sport, dport, master_id, status, layers}' |
+			sed 's/^/#   /'
+		R conntrack -L 2>/dev/null | sed 's/^/#   /'
+	fi
+	data_id=$(data_id_of) || data_id=0
 	data_ok() {
 		ckpt list --json | jq -e --argjson id "$data_id" --arg dst "${nat:-10.0.1.2}" \
 			--argjson dp "${dport:-0}" '.[] | select(.id == $id) |

@@ -268,6 +268,22 @@ static bool nf_ckpt_expired32(u32 when)
 }
 
 /*
+ * A million entries took over 20 s under TCG: pause the walk now and
+ * then.  An entry missed or seen twice because of the pause is harmless
+ * here, the next GC run sees it.
+ */
+#define NF_CKPT_GC_BATCH	1024
+
+static void nf_ckpt_gc_pause(struct rhashtable_iter *iter, unsigned int *n)
+{
+	if (++*n % NF_CKPT_GC_BATCH)
+		return;
+	rhashtable_walk_stop(iter);
+	cond_resched();
+	rhashtable_walk_start(iter);
+}
+
+/*
  * Drop the state of connections not written to for longer than their
  * conntrack could have lived, and fallback IDs nothing refers to.
  */
@@ -276,6 +292,7 @@ void nf_ckpt_conns_gc(struct nf_ckpt_ct_net *cn)
 	struct rhashtable_iter iter;
 	struct nf_ckpt_conn *c;
 	struct nf_ckpt_fb *fb;
+	unsigned int n = 0;
 
 	rhashtable_walk_enter(&cn->conns, &iter);
 	rhashtable_walk_start(&iter);
@@ -287,6 +304,7 @@ void nf_ckpt_conns_gc(struct nf_ckpt_ct_net *cn)
 		}
 		if (nf_ckpt_expired32(READ_ONCE(c->expires)))
 			nf_ckpt_conn_remove(cn, c);
+		nf_ckpt_gc_pause(&iter, &n);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);
@@ -300,12 +318,12 @@ void nf_ckpt_conns_gc(struct nf_ckpt_ct_net *cn)
 				continue;
 			break;
 		}
-		if (!nf_ckpt_expired32(fb->expires) ||
-		    nf_ckpt_conn_lookup(cn, fb->id))
-			continue;
-		if (!rhashtable_remove_fast(&cn->fallback, &fb->node,
+		if (nf_ckpt_expired32(fb->expires) &&
+		    !nf_ckpt_conn_lookup(cn, fb->id) &&
+		    !rhashtable_remove_fast(&cn->fallback, &fb->node,
 					    nf_ckpt_fb_params))
 			kfree_rcu(fb, rcu);
+		nf_ckpt_gc_pause(&iter, &n);
 	}
 	rhashtable_walk_stop(&iter);
 	rhashtable_walk_exit(&iter);

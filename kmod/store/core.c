@@ -549,6 +549,56 @@ static int nf_ckpt_cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Give the CPU away now and then in loops over a million IDs. */
+static void nf_ckpt_resched_every(size_t i)
+{
+	if (!(i & 0xffff))
+		cond_resched();
+}
+
+/*
+ * Sort n IDs.  sort() on a million IDs held a CPU for over 20 s under
+ * TCG with no point to reschedule; an LSD radix sort by bytes does a few
+ * linear passes, and skips the bytes all IDs share (most of them, the
+ * IDs being counted up from 1).  Without memory for the second array,
+ * the in-place sort() still gives the right order.
+ */
+static void nf_ckpt_sort_ids(u64 *ids, size_t n)
+{
+	unsigned int count[256], shift, d;
+	size_t i, pos, sum;
+	u64 *tmp, *src = ids, *dst;
+
+	tmp = n > 1 ? kvmalloc_array(n, sizeof(*tmp), GFP_KERNEL) : NULL;
+	if (!tmp) {
+		sort(ids, n, sizeof(*ids), nf_ckpt_cmp_id, NULL);
+		return;
+	}
+	dst = tmp;
+	for (shift = 0; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++) {
+			count[(src[i] >> shift) & 0xff]++;
+			nf_ckpt_resched_every(i);
+		}
+		if (count[(src[0] >> shift) & 0xff] == n)
+			continue;	/* every ID has this byte */
+		for (d = 0, sum = 0; d < 256; d++) {
+			pos = sum;
+			sum += count[d];
+			count[d] = pos;
+		}
+		for (i = 0; i < n; i++) {
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+			nf_ckpt_resched_every(i);
+		}
+		swap(src, dst);
+	}
+	if (src != ids)
+		memcpy(ids, src, n * sizeof(*ids));
+	kvfree(tmp);
+}
+
 /*
  * The IDs of the netns, sorted, in a kvmalloc'ed array.  One RCU read
  * section for the whole table: an rhashtable walk that pauses may miss
@@ -594,7 +644,7 @@ int nf_ckpt_snapshot_ids(struct net *net, u64 **idsp, size_t *np)
 		cap *= 2;
 	}
 
-	sort(ids, n, sizeof(*ids), nf_ckpt_cmp_id, NULL);
+	nf_ckpt_sort_ids(ids, n);
 	for (i = j = 0; i < n; i++)
 		if (!j || ids[j - 1] != ids[i])
 			ids[j++] = ids[i];
