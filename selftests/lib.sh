@@ -154,14 +154,50 @@ topo_client_router_server() {
 	ip netns exec "$router" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 
-# wait_until SECONDS cmd args...: poll every 0.1 s until cmd succeeds.
+# nap SECONDS: sleep without a fork (a fork costs milliseconds under
+# TCG): a read that times out on a pipe nobody writes to.
+exec {_nap_fd}<> <(:)
+nap() {
+	read -r -t "$1" -u "$_nap_fd" || true
+}
+
+# wait_until SECONDS cmd args...: poll every WAIT_POLL s (0.1) until cmd
+# succeeds.
 wait_until() {
 	local deadline=$((SECONDS + $1))
 	shift
 	until "$@"; do
 		((SECONDS < deadline)) || return 1
-		sleep 0.1
+		nap "${WAIT_POLL:-0.1}"
 	done
+}
+
+info() {
+	ktap_info "[${SECONDS}s] $*"
+}
+
+# secs_since EPOCHREALTIME: seconds since then, two decimals.
+secs_since() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# Background processes: a test adds their PIDs to _pids and registers
+# `at_exit kill_all`; kill_pid ends one early.
+_pids=()
+kill_all() {
+	local p
+	for p in "${_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	_pids=()
+}
+
+kill_pid() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 
 mod_loaded() {

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """Test helper for the nfckpt selftests (python3 stdlib only).
 
-  nf_ckpt.py gen FILE N [--expires-ms MS] [--first-id ID] [--tweak WHAT]
+  nf_ckpt.py gen FILE N [--expires-ms MS] [--first-id ID] [--timeout-ms MS]
+                 [--tweak WHAT]
       write a save file with N TCP connections (base + l4 layers, every
-      third with a helper layer); --tweak corrupts it: truncate, bitflip,
-      version, huge, trailing, count
+      third with a helper layer), conntrack timeout MS (5 days); --tweak
+      corrupts it: truncate, bitflip, version, huge, trailing, count
   nf_ckpt.py records FILE
       print every record of a save file as "id layer payload-hex", sorted
   nf_ckpt.py malformed
@@ -68,14 +69,14 @@ def tuple_(t, src, dst, sport, dport):
                 be16(T_SPORT, sport), be16(T_DPORT, dport))
 
 
-def conn_records(cid, i, expires_ms):
+def conn_records(cid, i, expires_ms, timeout_ms=432000000):
     src, dst = "10.0.1.%d" % (2 + i % 200), "10.0.2.2"
     sport = 20000 + i
     base = b"".join([
         u8(B_FAMILY, 2), u8(B_PROTO, 6), u16(B_ZONE, 0),
         tuple_(B_TUPLE_ORIG, src, dst, sport, 80),
         tuple_(B_TUPLE_REPLY, dst, src, 80, sport),
-        u32(B_STATUS, 0x0e), u32(B_MARK, i), u64(B_TIMEOUT, 432000000),
+        u32(B_STATUS, 0x0e), u32(B_MARK, i), u64(B_TIMEOUT, timeout_ms),
     ])
     win = lambda e: nest(e, u32(W_END, 1000 + i), u32(W_MAXEND, 2000 + i),
                          u32(W_MAXWIN, 65535), u32(W_MAXACK, 1000 + i), u8(W_WSCALE, 7))
@@ -121,10 +122,11 @@ def cmd_gen(argv):
     opts = dict(zip(argv[2::2], argv[3::2]))
     expires = int(opts.get("--expires-ms", 0))
     first = int(opts.get("--first-id", "1"), 0)
+    timeout = int(opts.get("--timeout-ms", "432000000"), 0)
     tweak = opts.get("--tweak")
     recs = []
     for i in range(n):
-        recs += conn_records(first + i, i, expires)
+        recs += conn_records(first + i, i, expires, timeout)
     write_file(path, recs, version=2 if tweak == "version" else 1, tweak=tweak)
 
 

@@ -70,39 +70,6 @@ XF=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 
 R() { ip netns exec "$router" "$@"; }
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-info() { ktap_info "[${SECONDS}s] $*"; }
-
-# sleep without a fork per round (forks are slow under TCG).
-exec {nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$nap_fd" || true
-}
-
-wait_for() { # seconds cmd...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		nap 0.1
-	done
-}
-
-_pids=()
-kill_all() {
-	local p
-	for p in "${_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	_pids=()
-}
-
-kill_pid() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # Packets of the router's named counter $1.
 counter() {
@@ -190,18 +157,18 @@ run() {
 		"$spec,$RATE" </dev/null >"$rdir/serve.out" 2>&1 &
 	spid=$!
 	_pids+=("$spid")
-	wait_for 60 test -e "$rdir/serve.ready" ||
+	wait_until 60 test -e "$rdir/serve.ready" ||
 		die "the server did not start: $(cat "$rdir/serve.out")"
 	ip netns exec "$client" "${XF[@]}" fetch --dir "$rdir" --idle "$idle" \
 		--deadline "$DEADLINE" --mark "$CRASH_PCT,$rdir/mark" --samples "$SAMPLE" \
 		"$spec" </dev/null >"$rdir/fetch.out" 2>&1 &
 	cpid=$!
 	_pids+=("$cpid")
-	wait_for 60 test -e "$rdir/fetch.connected" ||
+	wait_until 60 test -e "$rdir/fetch.connected" ||
 		die "the client did not connect: $(cat "$rdir/fetch.out")"
 	t_go=$EPOCHREALTIME
 	touch "$rdir/go"
-	wait_for 90 test -e "$rdir/mark" || info "$name: the transfer is slow to start"
+	wait_until 90 test -e "$rdir/mark" || info "$name: the transfer is slow to start"
 	line=
 	read -r line <"$rdir/$name.st" || true
 	at_crash=0

@@ -48,7 +48,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 HARD="$HERE/nf_ckpt_hard.py"
 PORT=7000
 
-ktap_plan 32
+ktap_plan 33
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -334,6 +334,18 @@ check "with the limit back, all 100 are restored" test "$(jf "$tmp/res2.json" re
 ip netns exec "$rs" conntrack -F 2>/dev/null || true
 wait_until 10 test "$(ct_count "$rs")" = 0 && rc=0 || rc=$?
 check "and flushed again to 0" test $rc = 0
+
+# A loaded record may hold any u64 timeout: 2^32 ms + 60 s must not wrap
+# to 60 s (msecs_to_jiffies() takes 32 bits) but be clamped near 49.7 days.
+python3 "$HERE/nf_ckpt.py" gen "$tmp/long.ckpt" 1 --first-id 0x100000 \
+	--timeout-ms $(((1 << 32) + 60000))
+ip netns exec "$rs" "$CKPTCTL" flush
+ip netns exec "$rs" "$CKPTCTL" load "$tmp/long.ckpt" 2>/dev/null
+ip netns exec "$rs" "$CKPTCTL" restore >/dev/null 2>&1 || true
+long_to=$(ip netns exec "$rs" conntrack -L 2>/dev/null | awk '$1 == "tcp" { print $3; exit }')
+ktap_info "restored with a timeout of 2^32 ms + 60 s: conntrack -L timeout ${long_to:-none} s"
+check "a timeout over 2^32 ms is clamped, not wrapped" test "${long_to:-0}" -gt 4000000
+ip netns exec "$rs" conntrack -F 2>/dev/null || true
 
 # ------------------------------------------------------------------ unload
 ktap_info "[${SECONDS}s] unload"

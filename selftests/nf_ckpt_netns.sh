@@ -62,33 +62,10 @@ mkdir "$tmp/w"
 NS=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 	"import sys; sys.path.insert(0, sys.argv.pop(1)); import nf_ckpt_netns; nf_ckpt_netns.main()"
 	"$NFCKPT_ROOT/selftests")
-info() { ktap_info "[${SECONDS}s] $*"; }
 
-exec {nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$nap_fd" || true
-}
-
-wait_for() { # seconds cmd...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		nap 0.2
-	done
-}
-
-_pids=()
-kill_all() {
-	local p
-	for p in "${_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	_pids=()
-}
+# lib.sh wait_until polls half as often: the checks fork several tools.
+# shellcheck disable=SC2034
+WAIT_POLL=0.2
 
 # ---------------------------------------------------------------- routers
 rprefix=nsr-$(mktemp -u XXXXXX)
@@ -177,7 +154,7 @@ wave_up() {
 	shift
 	echo "$@" >"$tmp/w/.wave-$n"
 	mv "$tmp/w/.wave-$n" "$tmp/w/wave-$n"
-	wait_for 180 test -e "$tmp/w/wave-$n.up" || return 1
+	wait_until 180 test -e "$tmp/w/wave-$n.up" || return 1
 	[[ ! -s $tmp/w/wave-$n.err ]]
 }
 
@@ -271,7 +248,7 @@ _pids+=($!)
 routers_add 250 || die "the warm-up router could not be set up"
 wave_up 0 250 || die "no traffic through the warm-up router: $(cat "$tmp/w/wave-0.err" "$tmp/client.out" 2>/dev/null)"
 routers_del 250
-wait_for 60 test -e "$tmp/w/wave-0.down" || info "the warm-up router's sockets linger"
+wait_until 60 test -e "$tmp/w/wave-0.down" || info "the warm-up router's sockets linger"
 
 declare -A SLAB0 SLAB1
 slab_read SLAB0
@@ -297,7 +274,7 @@ for ((w = 1; w <= WAVES; w++)); do
 	fi
 	t2=$SECONDS
 	# shellcheck disable=SC2086
-	if ((nfckpt)) && ! wait_for 30 routers_recorded $idx; then
+	if ((nfckpt)) && ! wait_until 30 routers_recorded $idx; then
 		rec_fail=$((rec_fail + 1))
 		info "wave $w: router:connections/records/refused $(routers_report $idx)"
 	fi
@@ -318,7 +295,7 @@ for ((w = 1; w <= WAVES; w++)); do
 		routers_del $idx
 		# Before the next wave puts anything: the limits count all netns.
 		t3=$SECONDS
-		wait_for 180 netns_exited ||
+		wait_until 180 netns_exited ||
 			info "wave $w: $(slab_active nf_conntrack) conntracks of deleted namespaces left"
 		t_free=$((SECONDS - t3))
 	else
@@ -356,12 +333,12 @@ skip_or "control: with the last wave alive, a further router's puts are refused 
 	test "${ST[251.refused]:-0}" -gt 0
 # shellcheck disable=SC2086
 routers_del $last_idx 251
-wait_for 180 netns_exited || info "control: $(slab_active nf_conntrack) conntracks of deleted namespaces left"
+wait_until 180 netns_exited || info "control: $(slab_active nf_conntrack) conntracks of deleted namespaces left"
 routers_add 252 || die "the router after the control could not be set up"
 wave_up c2 252 || info "router after the control: $(cat "$tmp/w/wave-c2.err" 2>/dev/null)"
 if ((!nfckpt)); then
 	skip "after the wave is deleted, a new router fits under the same limit"
-elif wait_for 30 routers_recorded 252; then
+elif wait_until 30 routers_recorded 252; then
 	ok "after the wave is deleted, a new router fits under the same limit ($(routers_report 252))"
 else
 	fail "after the wave is deleted, a new router fits under the same limit ($(routers_report 252))"
@@ -378,14 +355,14 @@ downs() {
 	done
 	[[ -e $tmp/w/wave-c1.down && -e $tmp/w/wave-c2.down ]]
 }
-check "the client's sockets through deleted routers all time out" wait_for 180 downs
+check "the client's sockets through deleted routers all time out" wait_until 180 downs
 
 netns_freed() {
 	slab_read SLAB1
 	((SLAB1[net_namespace] <= SLAB0[net_namespace]))
 }
 t0=$SECONDS
-if wait_for 120 netns_freed; then
+if wait_until 120 netns_freed; then
 	ok "every deleted netns is freed (net_namespace objects ${SLAB0[net_namespace]} -> ${SLAB1[net_namespace]}, $((SECONDS - t0)) s)"
 else
 	fail "every deleted netns is freed (net_namespace objects ${SLAB0[net_namespace]} -> ${SLAB1[net_namespace]})"
@@ -428,7 +405,7 @@ slab_within() {
 # record would still exceed it.  Nothing of a router may stay in
 # nf_conntrack or the store's own cache: those must be back exactly.
 SLAB_TOL=${SLAB_TOL:-$((256 + 2 * (made + 3)))}
-if wait_for 30 slab_within; then
+if wait_until 30 slab_within; then
 	ok "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and nf_ckpt_conn exactly)"
 else
 	fail "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and nf_ckpt_conn exactly)"

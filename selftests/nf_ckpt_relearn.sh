@@ -75,34 +75,6 @@ nf_ckpt_xfer.main()" "$NFCKPT_ROOT/selftests")
 
 R() { ip netns exec "$router" "$@"; }
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-info() { ktap_info "[${SECONDS}s] $*"; }
-
-# sleep without a fork per round (forks are slow under TCG).
-exec {nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$nap_fd" || true
-}
-
-wait_for() { # seconds cmd...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		nap 0.1
-	done
-}
-
-_pids=()
-kill_all() {
-	local p
-	for p in "${_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	_pids=()
-}
 
 # ---------------------------------------------------------------- router
 {
@@ -243,14 +215,14 @@ round() {
 	counters < <(R nft list counters)
 	for k in "a_$name" "i_$name" "d_$name"; do c0[$k]=${CNT[$k]:-0}; done
 	touch "$tmp/serve.gate"
-	wait_for 60 test -e "$tmp/serve.ready" ||
+	wait_until 60 test -e "$tmp/serve.ready" ||
 		die "the server did not start: $(cat "$tmp/serve.out")"
 	touch "$rdir/fetch.gate"
-	wait_for 60 test -e "$rdir/fetch.connected" ||
+	wait_until 60 test -e "$rdir/fetch.connected" ||
 		die "the client did not connect: $(cat "$rdir/fetch.out")"
 	t_go=$EPOCHREALTIME
 	touch "$tmp/go"
-	wait_for 60 test -e "$rdir/mark" || info "$name: the transfer is slow to start"
+	wait_until 60 test -e "$rdir/mark" || info "$name: the transfer is slow to start"
 
 	# The outage: ACKs lost, then the firewall crashes.
 	ack_drop_on "$name"

@@ -91,41 +91,6 @@ XF=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 R() { ip netns exec "$router" "$@"; }
 C() { ip netns exec "$client" "$@"; }
 ckpt() { R "$CKPTCTL" "$@"; }
-secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
-info() { ktap_info "[${SECONDS}s] $*"; }
-
-# sleep and wait_until without a fork per round (forks are slow under TCG).
-exec {nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$nap_fd" || true
-}
-
-wait_for() { # seconds cmd...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		nap 0.1
-	done
-}
-
-# ---------------------------------------------------------------- processes
-_pids=()
-kill_all() {
-	local p
-	for p in "${_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	_pids=()
-}
-
-kill_pid() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 
 # ---------------------------------------------------------------- flows
 # Status of flow $1 without a fork (every fork costs under TCG): sets
@@ -163,14 +128,14 @@ flows_start() {
 		"${sspecs[@]}" </dev/null >"$rdir/serve.out" 2>&1 &
 	spid=$!
 	_pids+=("$spid")
-	wait_for 60 test -e "$rdir/serve.ready" ||
+	wait_until 60 test -e "$rdir/serve.ready" ||
 		die "the servers did not start: $(cat "$rdir/serve.out")"
 	ip netns exec "$client" "${XF[@]}" fetch --dir "$rdir" --idle "$idle" \
 		--deadline "$DEADLINE" --mark "$CRASH_PCT,$rdir/mark" \
 		"${cspecs[@]}" </dev/null >"$rdir/fetch.out" 2>&1 &
 	cpid=$!
 	_pids+=("$cpid")
-	wait_for 60 test -e "$rdir/fetch.connected" ||
+	wait_until 60 test -e "$rdir/fetch.connected" ||
 		die "the clients did not connect: $(cat "$rdir/fetch.out")"
 	touch "$rdir/go"
 }
@@ -337,7 +302,7 @@ run_crash() {
 	done
 	flows_start "$idle" "$@"
 	if declare -F before_crash >/dev/null; then before_crash; fi
-	wait_for 90 test -e "$rdir/mark" || info "$label: the flows are slow to start"
+	wait_until 90 test -e "$rdir/mark" || info "$label: the flows are slow to start"
 	for f in "$@"; do
 		st_read "$f"
 		BYTES_AT_CRASH[$f]=$st_bytes
@@ -462,7 +427,7 @@ raw_check() {
 		--dst "${F_ADDR[$f]}" --dport "${F_PORT[$f]}" --mode "$mode" 2>&1); then
 		:
 	elif [[ $mode == far ]]; then
-		wait_for 5 drops_above "$f" "$d0" && raw_ok=1
+		wait_until 5 drops_above "$f" "$d0" && raw_ok=1
 	else
 		nap 1
 		drops_above "$f" "$d0" || raw_ok=1
@@ -549,7 +514,7 @@ probe_check() {
 	probe_id=$(id_in "$probe_sport" "${F_PORT[probe]}" "$tmp/list_before.json")
 	probe_in=0 probe_far=0 probe_moved=0 probe_id_kept=0
 	rm -f "$tmp/ct_probe" "$tmp/show_probe"
-	if wait_for 60 probe_moved_on; then
+	if wait_until 60 probe_moved_on; then
 		probe_moved=1
 		raw_check in probe
 		probe_in=$raw_ok
@@ -557,7 +522,7 @@ probe_check() {
 		probe_far=$raw_ok
 		R conntrack -L -p tcp --orig-port-src "$probe_sport" --orig-port-dst "${F_PORT[probe]}" \
 			>"$tmp/ct_probe" 2>/dev/null || true
-		if wait_for 20 id_kept "$probe_sport" "${F_PORT[probe]}" "$probe_id" "$t_resume"; then
+		if wait_until 20 id_kept "$probe_sport" "${F_PORT[probe]}" "$probe_id" "$t_resume"; then
 			probe_id_kept=1
 		fi
 		ckpt show "${probe_id:-0}" --json >"$tmp/show_probe" 2>/dev/null || true

@@ -88,33 +88,10 @@ SOAK=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 
 R() { ip netns exec "$router" "$@"; }
 ckpt() { R "$CKPTCTL" "$@"; }
-info() { ktap_info "[${SECONDS}s] $*"; }
 
-exec {nap_fd}<> <(:)
-nap() {
-	read -r -t "$1" -u "$nap_fd" || true
-}
-
-wait_for() { # seconds cmd...
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		nap 0.2
-	done
-}
-
-_pids=()
-kill_all() {
-	local p
-	for p in "${_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	_pids=()
-}
+# lib.sh wait_until polls half as often: the checks fork several tools.
+# shellcheck disable=SC2034
+WAIT_POLL=0.2
 
 # ---------------------------------------------------------------- flows
 # Flow status without a fork: rx of the client (c_rx) and of the server
@@ -391,7 +368,7 @@ ip netns exec "$server" "${SOAK[@]}" serve --dir "$tmp" long,10.0.2.2,7001 long,
 	short,10.0.2.2,7102 udp,10.0.2.2,7201 </dev/null >"$tmp/serve.out" 2>&1 &
 spid=$!
 _pids+=("$spid")
-wait_for 300 test -e "$tmp/serve.ready" || die "the servers did not start: $(cat "$tmp/serve.out")"
+wait_until 300 test -e "$tmp/serve.ready" || die "the servers did not start: $(cat "$tmp/serve.out")"
 
 declare -A SLAB0 SLAB1 SLAB2
 slab_read SLAB0
@@ -408,11 +385,11 @@ ip netns exec "$client" "${SOAK[@]}" fetch --dir "$tmp" --rate "$RATE" "${specs[
 	"${SHORT_SPECS[@]}" </dev/null >"$tmp/fetch.out" 2>&1 &
 cpid=$!
 _pids+=("$cpid")
-wait_for 300 test -e "$tmp/fetch.connected" || die "the clients did not connect: $(cat "$tmp/fetch.out")"
+wait_until 300 test -e "$tmp/fetch.connected" || die "the clients did not connect: $(cat "$tmp/fetch.out")"
 # shellcheck disable=SC2086
 flows_mark $LONGS
 # shellcheck disable=SC2086
-wait_for 300 flows_moved $LONGS || die "the long flows do not move: $(flows_stuck $LONGS)"
+wait_until 300 flows_moved $LONGS || die "the long flows do not move: $(flows_stuck $LONGS)"
 info "flows up: $LONGS, short: $SHORTS; soak: $SOAK_N nf_ckpt_ct reloads, $SOAK_M stack reloads"
 
 # ---------------------------------------------------------------- soak
@@ -441,7 +418,7 @@ for ((c = 1; c <= SOAK_N; c++)); do
 		stacks_done=$((stacks_done + 1))
 		stacks_unloaded=$((stacks_unloaded + stack_unloaded))
 		# shellcheck disable=SC2086
-		if ! wait_for "$IDLE_STACK" flows_moved $LONGS; then
+		if ! wait_until "$IDLE_STACK" flows_moved $LONGS; then
 			info "stack cycle $k: stuck after ${IDLE_STACK} s: $(flows_stuck $LONGS)"
 			# shellcheck disable=SC2046
 			stuck_report $(flows_stuck $LONGS)
@@ -488,7 +465,7 @@ OTHERS=${LONGS/ ctl/}
 # shellcheck disable=SC2086
 flows_mark $OTHERS
 # shellcheck disable=SC2086
-if wait_for 60 flows_moved $OTHERS; then
+if wait_until 60 flows_moved $OTHERS; then
 	ok "every long-lived flow is alive after the soak (both directions move)"
 else
 	fail "every long-lived flow is alive after the soak (stuck: $(flows_stuck $OTHERS))"
@@ -507,7 +484,7 @@ info "short connections: $short_sum"
 # Records against conntrack: the leftovers of the short connections go
 # within CT_TIMEOUT + grace; then both lists must be equal.
 t0=$SECONDS
-if wait_for "$ORPHAN_WAIT" records_match; then
+if wait_until "$ORPHAN_WAIT" records_match; then
 	ok "records = live conntracks not ended, by tuple ($(wc -l <"$tmp/rec.keys") each," \
 		"after $((SECONDS - t0)) s)"
 else
@@ -528,7 +505,7 @@ conns_vs_cache() {
 	((SLAB1[nf_ckpt_conn] >= conns && SLAB1[nf_ckpt_conn] <= conns + 2))
 }
 if [[ -d /sys/kernel/slab/nf_ckpt_conn && ! -L /sys/kernel/slab/nf_ckpt_conn ]]; then
-	wait_for 20 conns_vs_cache || true
+	wait_until 20 conns_vs_cache || true
 	check "nf_ckpt_conn objects in use (${SLAB1[nf_ckpt_conn]}) = connections in the store ($conns)" \
 		test "${SLAB1[nf_ckpt_conn]}" -ge "$conns" -a "${SLAB1[nf_ckpt_conn]}" -le $((conns + 2))
 else
@@ -555,7 +532,7 @@ longs_done() {
 		[[ $v == true ]] || return 1
 	done
 }
-wait_for 180 longs_done || info "not every long flow ended within 180 s"
+wait_until 180 longs_done || info "not every long flow ended within 180 s"
 long_ok() {
 	local f=$1 s=$tmp/srv-${L_IDX[$1]}.json
 	[[ -s $tmp/$f.st && -s $s ]] || return 1
@@ -567,7 +544,7 @@ long_ok() {
 bad=
 for f in $LONGS; do
 	[[ $f == ctl ]] && continue
-	wait_for 30 test -s "$tmp/srv-${L_IDX[$f]}.json" || true
+	wait_until 30 test -s "$tmp/srv-${L_IDX[$f]}.json" || true
 	if long_ok "$f"; then
 		info "${L_DESC[$f]}: $(jq -c '{rx, tx, reason}' "$tmp/$f.st") sha256 right both ways"
 	else
@@ -614,7 +591,7 @@ slab_within() {
 SLAB_TOL=${SLAB_TOL:-256}
 CT_TOL=8
 # Frees after RCU grace periods (kfree_rcu batches) may come late.
-if wait_for 30 slab_within; then
+if wait_until 30 slab_within; then
 	ok "slab back to baseline within $SLAB_TOL objects per cache ($CT_TOL for nf_conntrack)"
 else
 	fail "slab back to baseline within $SLAB_TOL objects per cache ($CT_TOL for nf_conntrack)"

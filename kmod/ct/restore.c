@@ -97,6 +97,16 @@ struct nf_ckpt_base {
 	u64				master_id;
 };
 
+/*
+ * Records carry u64 milliseconds (a loaded file may hold anything);
+ * msecs_to_jiffies() takes 32 bits and would wrap 50 days into a few.
+ * Clamped instead: conntrack caps its timeouts near there anyway.
+ */
+static unsigned long nf_ckpt_ms_to_jiffies(u64 ms)
+{
+	return msecs_to_jiffies(min_t(u64, ms, UINT_MAX));
+}
+
 static int nf_ckpt_idlist_add(struct nf_ckpt_idlist *l, u64 id)
 {
 	u64 *ids;
@@ -616,7 +626,7 @@ nf_ckpt_build(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id,
 	nfct_synproxy_ext_add(ct);
 
 	__set_bit(IPS_CONFIRMED_BIT, &ct->status);
-	__nf_ct_set_timeout(ct, msecs_to_jiffies(timeout_ms));
+	__nf_ct_set_timeout(ct, nf_ckpt_ms_to_jiffies(timeout_ms));
 	ct->status |= b->status & NF_CKPT_STATUS_RESTORE;
 	ct->mark = b->mark;
 
@@ -909,7 +919,7 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 		/* Left as it was at the checkpoint, not the helper's full. */
 		spin_lock_bh(&nf_conntrack_expect_lock);
 		WRITE_ONCE(exp->timeout, nfct_time_stamp +
-			   msecs_to_jiffies(nla_get_u64(tb[NF_CKPT_EXP_A_TIMEOUT_MS])));
+			   nf_ckpt_ms_to_jiffies(nla_get_u64(tb[NF_CKPT_EXP_A_TIMEOUT_MS])));
 		spin_unlock_bh(&nf_conntrack_expect_lock);
 	}
 	nf_ct_expect_put(exp);
