@@ -3,10 +3,10 @@
 """Test helper for the nfckpt selftests (python3 stdlib only).
 
   nf_ckpt.py gen FILE N [--expires-ms MS] [--first-id ID] [--timeout-ms MS]
-                 [--tweak WHAT]
+                 [--helper NAME] [--tweak WHAT]
       write a save file with N TCP connections (base + l4 layers, every
-      third with a helper layer), conntrack timeout MS (5 days); --tweak
-      corrupts it: truncate, bitflip, version, huge, trailing, count
+      third with a helper layer, NAME: ftp), conntrack timeout MS (5 days);
+      --tweak corrupts it: truncate, bitflip, version, huge, trailing, count
   nf_ckpt.py records FILE
       print every record of a save file as "id layer payload-hex", sorted
   nf_ckpt.py malformed
@@ -69,7 +69,7 @@ def tuple_(t, src, dst, sport, dport):
                 be16(T_SPORT, sport), be16(T_DPORT, dport))
 
 
-def conn_records(cid, i, expires_ms, timeout_ms=432000000):
+def conn_records(cid, i, expires_ms, timeout_ms=432000000, helper="ftp"):
     src, dst = "10.0.1.%d" % (2 + i % 200), "10.0.2.2"
     sport = 20000 + i
     base = b"".join([
@@ -83,7 +83,8 @@ def conn_records(cid, i, expires_ms, timeout_ms=432000000):
     l4 = nest(L4_TCP, u8(TCP_STATE, 3), win(TCP_ORIG), win(TCP_REPLY))
     recs = [(L_BASE, base), (L_L4, l4)]
     if i % 3 == 0:
-        recs.append((L_HELPER, nla(H_NAME, b"ftp\0") + nla(H_DATA, bytes(range(16)))))
+        recs.append((L_HELPER, nla(H_NAME, helper.encode() + b"\0") +
+                     nla(H_DATA, bytes(range(16)))))
     out = []
     for layer, payload in recs:
         attrs = [u64(REC_ID, cid), u16(REC_LAYER, layer)]
@@ -123,10 +124,11 @@ def cmd_gen(argv):
     expires = int(opts.get("--expires-ms", 0))
     first = int(opts.get("--first-id", "1"), 0)
     timeout = int(opts.get("--timeout-ms", "432000000"), 0)
+    helper = opts.get("--helper", "ftp")
     tweak = opts.get("--tweak")
     recs = []
     for i in range(n):
-        recs += conn_records(first + i, i, expires, timeout)
+        recs += conn_records(first + i, i, expires, timeout, helper)
     write_file(path, recs, version=2 if tweak == "version" else 1, tweak=tweak)
 
 

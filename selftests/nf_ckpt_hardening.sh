@@ -48,7 +48,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 HARD="$HERE/nf_ckpt_hard.py"
 PORT=7000
 
-ktap_plan 33
+ktap_plan 34
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -345,6 +345,26 @@ ip netns exec "$rs" "$CKPTCTL" restore >/dev/null 2>&1 || true
 long_to=$(ip netns exec "$rs" conntrack -L 2>/dev/null | awk '$1 == "tcp" { print $3; exit }')
 ktap_info "restored with a timeout of 2^32 ms + 60 s: conntrack -L timeout ${long_to:-none} s"
 check "a timeout over 2^32 ms is clamped, not wrapped" test "${long_to:-0}" -gt 4000000
+ip netns exec "$rs" conntrack -F 2>/dev/null || true
+
+# A file naming an unknown helper in 10 records: one modprobe per restore,
+# not one per record (each is a usermode helper: seconds under TCG).
+python3 "$HERE/nf_ckpt.py" gen "$tmp/nohelper.ckpt" 30 --first-id 0x200000 \
+	--helper nosuchhelper
+old_modprobe=$(cat /proc/sys/kernel/modprobe)
+printf '#!/bin/sh\necho "$*" >>%s/modprobe.log\nexec %s "$@"\n' \
+	"$tmp" "$old_modprobe" >"$tmp/modprobe"
+chmod +x "$tmp/modprobe"
+at_exit "echo $old_modprobe >/proc/sys/kernel/modprobe"
+echo "$tmp/modprobe" >/proc/sys/kernel/modprobe
+ip netns exec "$rs" "$CKPTCTL" flush
+ip netns exec "$rs" "$CKPTCTL" load "$tmp/nohelper.ckpt" 2>/dev/null
+ip netns exec "$rs" "$CKPTCTL" restore --json >"$tmp/res3.json" 2>&1 || true
+echo "$old_modprobe" >/proc/sys/kernel/modprobe
+asked=$(grep -c "nfct-helper-nosuchhelper" "$tmp/modprobe.log" 2>/dev/null) || true
+ktap_info "restore with an unknown helper: $(jq -c . "$tmp/res3.json" 2>/dev/null || cat "$tmp/res3.json"); modprobe asked ${asked:-0} times"
+check "an unknown helper in 10 records: 10 fail_helper, modprobe asked once" \
+	test "$(jf "$tmp/res3.json" fail_helper)" = 10 -a "${asked:-0}" = 1
 ip netns exec "$rs" conntrack -F 2>/dev/null || true
 
 # ------------------------------------------------------------------ unload

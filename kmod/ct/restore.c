@@ -71,6 +71,8 @@ struct nf_ckpt_idlist {
 	size_t	cap;
 };
 
+#define NF_CKPT_MISSING_MAX	8
+
 /* One restore run over one netns. */
 struct nf_ckpt_run {
 	struct net			*net;
@@ -79,6 +81,14 @@ struct nf_ckpt_run {
 	bool				dry_run;
 	bool				may_load;	/* request_module() */
 	bool				last_pass;	/* no more deferring */
+	/*
+	 * Modules asked for in vain: a file naming an unknown helper in
+	 * every record must not run modprobe once per record.
+	 */
+	bool				nat_asked;
+	unsigned int			nmissing;
+	char				missing[NF_CKPT_MISSING_MAX]
+					       [NF_CT_HELPER_NAME_LEN];
 	struct nf_ckpt_idlist		deferred;
 	struct nf_ckpt_idlist		expects;
 };
@@ -345,8 +355,11 @@ static enum nf_ckpt_fail nf_ckpt_setup_nat(struct nf_ckpt_run *r,
 			return NF_CKPT_FAIL_INVAL;
 	}
 
-	if (!rcu_access_pointer(nf_nat_hook) && r->may_load)
+	if (!rcu_access_pointer(nf_nat_hook) && r->may_load &&
+	    !r->nat_asked) {
+		r->nat_asked = true;
 		request_module("nf-nat");
+	}
 
 	rcu_read_lock();
 	nat_hook = rcu_dereference(nf_nat_hook);
@@ -374,13 +387,22 @@ nf_ckpt_helper_get(struct nf_ckpt_run *r, const char *name, u8 family,
 {
 	struct nf_conntrack_helper *helper;
 
+	unsigned int i;
+
 	helper = __nf_conntrack_helper_find(name, family, proto);
 	if (helper || !r->may_load)
 		return helper;
+	for (i = 0; i < r->nmissing; i++)
+		if (!strcmp(r->missing[i], name))
+			return NULL;
 	rcu_read_unlock();
 	request_module("nfct-helper-%s", name);
 	rcu_read_lock();
-	return __nf_conntrack_helper_find(name, family, proto);
+	helper = __nf_conntrack_helper_find(name, family, proto);
+	if (!helper && r->nmissing < NF_CKPT_MISSING_MAX)
+		strscpy(r->missing[r->nmissing++], name,
+			sizeof(r->missing[0]));
+	return helper;
 }
 
 static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
