@@ -110,7 +110,8 @@ struct nf_ckpt_base {
 /*
  * Records carry u64 milliseconds (a loaded file may hold anything);
  * msecs_to_jiffies() takes 32 bits and would wrap 50 days into a few.
- * Clamped instead: conntrack caps its timeouts near there anyway.
+ * Clamped instead (beyond 2^32 ms it gives MAX_JIFFY_OFFSET), and
+ * __nf_ct_set_timeout() caps that at INT_MAX jiffies.
  */
 static unsigned long nf_ckpt_ms_to_jiffies(u64 ms)
 {
