@@ -48,7 +48,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 HARD="$HERE/nf_ckpt_hard.py"
 PORT=7000
 
-ktap_plan 34
+ktap_plan 38
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -191,6 +191,43 @@ ckpt flush
 # The ID counter is shared by all namespaces: a netns owner moves it.
 check "a netns owner loads ID 2^64-1 into its own store" \
 	unshare -U -r -n "$CKPTCTL" load "$tmp/top.ckpt"
+
+# ------------------------------------------------- a container's share
+# A netns owned by a user namespace other than the initial one gets a
+# share of the store (netns_max_records, netns_max_bytes): its root may
+# LOAD, and must not fill the store for the host.
+ktap_info "[${SECONDS}s] a container's share"
+python3 "$HARD" gen "$tmp/s1.ckpt:10:5000" "$tmp/s2.ckpt:10:6000"
+share=/sys/module/nf_ckpt_store/parameters/netns_max_records
+old_share=$(cat "$share")
+at_exit "echo $old_share >$share"
+echo 30 >"$share"
+unshare -U -r -n sh -c '
+	C=$1 d=$2
+	"$C" status --json >"$d/share.status" 2>&1
+	"$C" load "$d/s1.ckpt" >"$d/share.load1" 2>&1; echo "rc=$?" >>"$d/share.load1"
+	"$C" load "$d/s2.ckpt" >"$d/share.load2" 2>&1; echo "rc=$?" >>"$d/share.load2"
+	"$C" status --json >"$d/share.status2" 2>&1' sh "$CKPTCTL" "$tmp"
+echo "$old_share" >"$share"
+ktap_info "container: $(tr '\n' ' ' <"$tmp/share.load2")$(jq -c '{records, refused, netns_limit_records}' "$tmp/share.status2" 2>/dev/null)"
+check "a container's netns reports its share: 30 records" \
+	jq -e '.netns_limit_records == 30' "$tmp/share.status"
+check "its first 20 records fit" grep -qx "rc=0" "$tmp/share.load1"
+share_full() {
+	grep -q "share of the store is full" "$tmp/share.load2" &&
+		grep -qx "rc=1" "$tmp/share.load2" &&
+		jq -e '.records == 20 and .refused == 20' "$tmp/share.status2" >/dev/null
+}
+check "20 more: ENOSPC naming the share, nothing of them loaded" share_full
+ckpt flush
+ckpt status --json >"$tmp/share.init" 2>&1
+init_share() {
+	jq -e '.netns_limit_records == null' "$tmp/share.init" >/dev/null &&
+		ckpt load "$tmp/s1.ckpt" && ckpt load "$tmp/s2.ckpt" &&
+		test "$(st records)" = 40
+}
+check "the initial netns has no share: the same 40 records load" init_share
+ckpt flush
 
 # -------------------------------------------------------------- store full
 ktap_info "[${SECONDS}s] store full"

@@ -83,7 +83,7 @@ static u64 nf_ckpt_ms_to_jiffies(u64 ms)
 	return max_t(u64, nsecs_to_jiffies64(ms * NSEC_PER_MSEC), 1);
 }
 
-/* Global limits ------------------------------------------------------ */
+/* Limits ------------------------------------------------------------- */
 
 static bool nf_ckpt_charge_one(atomic_long_t *used, long delta,
 			       unsigned long limit)
@@ -98,29 +98,55 @@ static bool nf_ckpt_charge_one(atomic_long_t *used, long delta,
 	return false;
 }
 
-/* Take room for records/bytes (either may be negative) or fail. */
-static bool nf_ckpt_charge(long records, long bytes)
+/* A limit of 0 is none; only a container's netns has a share. */
+static unsigned long nf_ckpt_share(const struct nf_ckpt_net *cn,
+				   const unsigned long *param)
 {
-	if (!nf_ckpt_charge_one(&nf_ckpt_used_records, records,
-				READ_ONCE(nf_ckpt_max_records)))
-		return false;
-	if (nf_ckpt_charge_one(&nf_ckpt_used_bytes, bytes,
-			       READ_ONCE(nf_ckpt_max_bytes)))
-		return true;
-	atomic_long_sub(records, &nf_ckpt_used_records);
-	return false;
+	unsigned long v = cn->capped ? READ_ONCE(*param) : 0;
+
+	return v ?: ULONG_MAX;
 }
 
-static void nf_ckpt_charge_force(long records, long bytes)
+/*
+ * Take room for records/bytes (either may be negative) in the netns's
+ * share and in the whole store.  Returns 0 or the limit that refused.
+ */
+static int nf_ckpt_charge(struct nf_ckpt_net *cn, long records, long bytes)
 {
+	if (!nf_ckpt_charge_one(&cn->used_records, records,
+				nf_ckpt_share(cn, &nf_ckpt_netns_max_records)))
+		return NF_CKPT_FULL_NETNS;
+	if (!nf_ckpt_charge_one(&cn->used_bytes, bytes,
+				nf_ckpt_share(cn, &nf_ckpt_netns_max_bytes)))
+		goto undo_netns_records;
+	if (!nf_ckpt_charge_one(&nf_ckpt_used_records, records,
+				READ_ONCE(nf_ckpt_max_records)))
+		goto undo_netns;
+	if (nf_ckpt_charge_one(&nf_ckpt_used_bytes, bytes,
+			       READ_ONCE(nf_ckpt_max_bytes)))
+		return 0;
+	atomic_long_sub(records, &nf_ckpt_used_records);
+undo_netns:
+	atomic_long_sub(bytes, &cn->used_bytes);
+	atomic_long_sub(records, &cn->used_records);
+	return NF_CKPT_FULL_STORE;
+undo_netns_records:
+	atomic_long_sub(records, &cn->used_records);
+	return NF_CKPT_FULL_NETNS;
+}
+
+static void nf_ckpt_charge_force(struct nf_ckpt_net *cn, long records,
+				 long bytes)
+{
+	atomic_long_add(records, &cn->used_records);
+	atomic_long_add(bytes, &cn->used_bytes);
 	atomic_long_add(records, &nf_ckpt_used_records);
 	atomic_long_add(bytes, &nf_ckpt_used_bytes);
 }
 
-static void nf_ckpt_uncharge(long records, long bytes)
+static void nf_ckpt_uncharge(struct nf_ckpt_net *cn, long records, long bytes)
 {
-	atomic_long_sub(records, &nf_ckpt_used_records);
-	atomic_long_sub(bytes, &nf_ckpt_used_bytes);
+	nf_ckpt_charge_force(cn, -records, -bytes);
 }
 
 /* Records ------------------------------------------------------------ */
@@ -232,7 +258,7 @@ static int nf_ckpt_unpublish(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 	expired = nf_ckpt_rec_expired(r, now);
 	RCU_INIT_POINTER(c->rec[i], NULL);
 	nf_ckpt_account(cn, r, -1);
-	nf_ckpt_uncharge(1, nf_ckpt_rec_cost(r));
+	nf_ckpt_uncharge(cn, 1, nf_ckpt_rec_cost(r));
 	if (expired)
 		this_cpu_inc(cn->stats->expired);
 	else
@@ -300,9 +326,9 @@ static int nf_ckpt_publish(struct net *net, u64 id, struct nf_ckpt_rec *r,
 	drecords = old ? 0 : 1;
 	dbytes = nf_ckpt_rec_cost(r) - (old ? nf_ckpt_rec_cost(old) : 0);
 	if (pre) {
-		nf_ckpt_charge_force(drecords - held_records,
+		nf_ckpt_charge_force(cn, drecords - held_records,
 				     dbytes - held_bytes);
-	} else if (!nf_ckpt_charge(drecords, dbytes)) {
+	} else if (nf_ckpt_charge(cn, drecords, dbytes)) {
 		this_cpu_inc(cn->stats->refused);
 		err = -ENOSPC;
 		goto err_unlock;
@@ -351,7 +377,7 @@ err_unlock:
 	spin_unlock_bh(lock);
 	rcu_read_unlock();
 err_free:
-	nf_ckpt_uncharge(held_records, held_bytes);
+	nf_ckpt_uncharge(cn, held_records, held_bytes);
 	if (newc)
 		kmem_cache_free(nf_ckpt_conn_cache, newc);
 	kfree(r);
@@ -724,7 +750,15 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 	if (err)
 		return err;
 
-	if (!nf_ckpt_charge(records, bytes)) {
+	switch (nf_ckpt_charge(cn, records, bytes)) {
+	case 0:
+		break;
+	case NF_CKPT_FULL_NETNS:
+		this_cpu_add(cn->stats->refused, n);
+		NL_SET_ERR_MSG(extack,
+			       "this netns's share of the store is full (netns_max_bytes, netns_max_records)");
+		return -ENOSPC;
+	default:
 		this_cpu_add(cn->stats->refused, n);
 		NL_SET_ERR_MSG(extack,
 			       "the store is full (max_bytes, max_records)");
@@ -733,11 +767,12 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 
 	for (i = 0; i < n; i++) {
 		it = &items[i];
-		err = nf_ckpt_publish(net, it->id, it->rec, it, GFP_KERNEL);
+		err = nf_ckpt_publish(net, it->id, it->rec, it,
+				      GFP_KERNEL_ACCOUNT);
 		it->rec = NULL;
 		if (err) {
 			for (j = i + 1; j < n; j++)
-				nf_ckpt_uncharge(items[j].drecords,
+				nf_ckpt_uncharge(cn, items[j].drecords,
 						 items[j].dbytes);
 			NL_SET_ERR_MSG(extack, "out of memory, loaded in part");
 			return err;
@@ -894,6 +929,8 @@ static int __net_init nf_ckpt_net_init(struct net *net)
 	int err;
 
 	cn->net = net;
+	/* A container's root may load records: it gets a share only. */
+	cn->capped = net->user_ns != &init_user_ns;
 	cn->stats = alloc_percpu(struct nf_ckpt_pcpu_stats);
 	if (!cn->stats)
 		return -ENOMEM;
@@ -911,6 +948,7 @@ err_stats:
 
 static void nf_ckpt_conn_destroy(void *ptr, void *arg)
 {
+	struct nf_ckpt_net *cn = arg;
 	struct nf_ckpt_conn *c = ptr;
 	struct nf_ckpt_rec *r;
 	unsigned int i;
@@ -919,7 +957,7 @@ static void nf_ckpt_conn_destroy(void *ptr, void *arg)
 		r = rcu_dereference_protected(c->rec[i], true);
 		if (!r)
 			continue;
-		nf_ckpt_uncharge(1, nf_ckpt_rec_cost(r));
+		nf_ckpt_uncharge(cn, 1, nf_ckpt_rec_cost(r));
 		nf_ckpt_rec_put(r);
 	}
 	call_rcu(&c->rcu, nf_ckpt_conn_free_rcu);
@@ -935,7 +973,9 @@ static void __net_exit nf_ckpt_net_exit(struct net *net)
 
 	cancel_delayed_work_sync(&cn->reap_work);
 	rhashtable_walk_exit(&cn->reap_iter);
-	rhashtable_free_and_destroy(&cn->conns, nf_ckpt_conn_destroy, NULL);
+	rhashtable_free_and_destroy(&cn->conns, nf_ckpt_conn_destroy, cn);
+	WARN_ON_ONCE(atomic_long_read(&cn->used_records) ||
+		     atomic_long_read(&cn->used_bytes));
 	free_percpu(cn->stats);
 }
 

@@ -233,6 +233,23 @@ static int nf_ckpt_fill_layer_stats(struct sk_buff *skb,
 	return 0;
 }
 
+/* A container's netns: its share of the store, where one is set. */
+static int nf_ckpt_fill_share(struct sk_buff *skb, struct net *net)
+{
+	unsigned long bytes = READ_ONCE(nf_ckpt_netns_max_bytes);
+	unsigned long records = READ_ONCE(nf_ckpt_netns_max_records);
+
+	if (!nf_ckpt_pernet(net)->capped)
+		return 0;
+	if (bytes &&
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_BYTES, bytes))
+		return -EMSGSIZE;
+	if (records &&
+	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS, records))
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int nf_ckpt_fill_status(struct sk_buff *skb, struct net *net)
 {
 	struct nf_ckpt_stats st;
@@ -259,7 +276,8 @@ static int nf_ckpt_fill_status(struct sk_buff *skb, struct net *net)
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_REFUSED, st.refused) ||
 	    (nf_ckpt_restorer_present() &&
 	     nla_put_flag(skb, NF_CKPT_STAT_A_RESTORER)) ||
-	    nf_ckpt_fill_layer_stats(skb, &st))
+	    nf_ckpt_fill_layer_stats(skb, &st) ||
+	    nf_ckpt_fill_share(skb, net))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -513,7 +531,7 @@ static int nf_ckpt_parse_rec(const struct nlattr *nla,
 	if (tb[NF_CKPT_REC_A_AGE_MS])
 		age = nla_get_u64(tb[NF_CKPT_REC_A_AGE_MS]);
 	it->rec = nf_ckpt_rec_alloc(layer, nla_data(payload), nla_len(payload),
-				    expires, age, GFP_KERNEL);
+				    expires, age, GFP_KERNEL_ACCOUNT);
 	return it->rec ? 0 : -ENOMEM;
 }
 

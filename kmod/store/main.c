@@ -26,6 +26,21 @@ module_param_named(max_records, nf_ckpt_max_records, ulong, 0644);
 MODULE_PARM_DESC(max_records,
 		 "Records all netns may hold together (default 4194304)");
 
+/*
+ * The share of a netns owned by a user namespace other than the initial
+ * one: a container's root may LOAD records, and must not fill the store
+ * for the host.  1/8 of the defaults above.
+ */
+unsigned long nf_ckpt_netns_max_bytes __read_mostly = 32UL << 20;
+module_param_named(netns_max_bytes, nf_ckpt_netns_max_bytes, ulong, 0644);
+MODULE_PARM_DESC(netns_max_bytes,
+		 "Memory the records of a container's netns (user namespace not the initial one) may hold, in bytes; 0: no share (default 32 MiB)");
+
+unsigned long nf_ckpt_netns_max_records __read_mostly = 512UL << 10;
+module_param_named(netns_max_records, nf_ckpt_netns_max_records, ulong, 0644);
+MODULE_PARM_DESC(netns_max_records,
+		 "Records a container's netns may hold; 0: no share (default 524288)");
+
 static u64 nf_ckpt_instance_id __ro_after_init;
 static atomic64_t nf_ckpt_highest = ATOMIC64_INIT(0);
 

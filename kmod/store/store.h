@@ -90,6 +90,9 @@ struct nf_ckpt_net {
 	struct rhashtable			conns;
 	struct nf_ckpt_pcpu_stats __percpu	*stats;
 	struct net				*net;
+	atomic_long_t				used_records;
+	atomic_long_t				used_bytes;
+	bool					capped;	/* netns_max_* */
 	struct delayed_work			reap_work;
 	struct rhashtable_iter			reap_iter;	/* reaper only */
 };
@@ -111,6 +114,14 @@ struct nf_ckpt_load_item {
 /* main.c */
 extern unsigned long nf_ckpt_max_bytes;
 extern unsigned long nf_ckpt_max_records;
+extern unsigned long nf_ckpt_netns_max_bytes;
+extern unsigned long nf_ckpt_netns_max_records;
+
+/* Which limit refused a charge. */
+enum {
+	NF_CKPT_FULL_STORE = 1,
+	NF_CKPT_FULL_NETNS,
+};
 void nf_ckpt_note_id(u64 id);
 bool nf_ckpt_restorer_present(void);
 int nf_ckpt_call_restorer(struct net *net, u32 flags,

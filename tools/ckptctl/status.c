@@ -8,6 +8,7 @@
 
 struct status {
 	uint64_t v[NF_CKPT_STAT_A_MAX + 1];
+	bool has[NF_CKPT_STAT_A_MAX + 1];
 	bool restorer;
 	uint64_t layer_records[NF_CKPT_LAYER_MAX + 1];
 	uint64_t layer_bytes[NF_CKPT_LAYER_MAX + 1];
@@ -57,8 +58,10 @@ static int status_cb(const struct nlmsghdr *nlh, void *data)
 			else if (t == NF_CKPT_STAT_A_LAYER)
 				status_layer(s, st);
 			else if (t <= NF_CKPT_STAT_A_MAX &&
-				 mnl_attr_validate(s, MNL_TYPE_U64) == 0)
+				 mnl_attr_validate(s, MNL_TYPE_U64) == 0) {
 				st->v[t] = mnl_attr_get_u64(s);
+				st->has[t] = true;
+			}
 		}
 	}
 	return MNL_CB_OK;
@@ -94,6 +97,15 @@ static void status_print_json(const struct status *st)
 	json_str(&j, "instance", inst);
 	for (i = 0; i < sizeof(status_keys) / sizeof(*status_keys); i++)
 		json_u64(&j, status_keys[i].key, st->v[status_keys[i].attr]);
+	/* null: no share, only the store's limits apply to this netns */
+	if (st->has[NF_CKPT_STAT_A_NETNS_LIMIT_BYTES])
+		json_u64(&j, "netns_limit_bytes", st->v[NF_CKPT_STAT_A_NETNS_LIMIT_BYTES]);
+	else
+		json_null(&j, "netns_limit_bytes");
+	if (st->has[NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS])
+		json_u64(&j, "netns_limit_records", st->v[NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS]);
+	else
+		json_null(&j, "netns_limit_records");
 	json_bool(&j, "restorer", st->restorer);
 	json_obj_open(&j, "layers");
 	for (l = NF_CKPT_LAYER_BASE; l <= NF_CKPT_LAYER_MAX; l++) {
@@ -107,8 +119,18 @@ static void status_print_json(const struct status *st)
 	json_end(&j);
 }
 
+static const char *share_str(const struct status *st, int attr, char *buf,
+			     size_t len)
+{
+	if (!st->has[attr])
+		return "any";
+	snprintf(buf, len, "%" PRIu64, st->v[attr]);
+	return buf;
+}
+
 static void status_print(const struct status *st)
 {
+	char rbuf[24], bbuf[24];
 	int l;
 
 	printf("instance:    %016" PRIx64 "\n", st->v[NF_CKPT_STAT_A_INSTANCE]);
@@ -118,6 +140,11 @@ static void status_print(const struct status *st)
 	       st->v[NF_CKPT_STAT_A_RECORDS], st->v[NF_CKPT_STAT_A_BYTES]);
 	printf("limits:      %" PRIu64 " records, %" PRIu64 " bytes (all netns)\n",
 	       st->v[NF_CKPT_STAT_A_LIMIT_RECORDS], st->v[NF_CKPT_STAT_A_LIMIT_BYTES]);
+	if (st->has[NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS] ||
+	    st->has[NF_CKPT_STAT_A_NETNS_LIMIT_BYTES])
+		printf("netns share: %s records, %s bytes (a container's netns)\n",
+		       share_str(st, NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS, rbuf, sizeof(rbuf)),
+		       share_str(st, NF_CKPT_STAT_A_NETNS_LIMIT_BYTES, bbuf, sizeof(bbuf)));
 	printf("highest id:  0x%016" PRIx64 "\n", st->v[NF_CKPT_STAT_A_HIGHEST_ID]);
 	printf("puts %" PRIu64 " updates %" PRIu64 " deletes %" PRIu64
 	       " expired %" PRIu64 " refused %" PRIu64 "\n",

@@ -132,6 +132,10 @@
  *       NF_CKPT_LSTAT_A_LAYER         u16
  *       NF_CKPT_LSTAT_A_RECORDS       u64
  *       NF_CKPT_LSTAT_A_BYTES         u64
+ *     NF_CKPT_STAT_A_NETNS_LIMIT_BYTES   u64  this netns's share; present
+ *     NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS u64  only for a netns owned by a
+ *                                             user namespace not the initial
+ *                                             one, and a share set
  *   NF_CKPT_A_RESTORE                 nest
  *     NF_CKPT_RES_A_RESTORED          u32   conntracks created
  *     NF_CKPT_RES_A_EXISTING          u32   already present, re-bound
@@ -402,6 +406,8 @@ enum nf_ckpt_stat_attrs {
 	NF_CKPT_STAT_A_REFUSED,
 	NF_CKPT_STAT_A_RESTORER,
 	NF_CKPT_STAT_A_LAYER,
+	NF_CKPT_STAT_A_NETNS_LIMIT_BYTES,
+	NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS,
 
 	__NF_CKPT_STAT_A_MAX
 };
