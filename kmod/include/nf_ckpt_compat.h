@@ -11,10 +11,8 @@
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
 #define nf_ckpt_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
-#define nf_ckpt_genl_pre_doit_ops	genl_ops
 #else
 #define nf_ckpt_genl_dump_attrs(cb)	(genl_info_dump(cb)->attrs)
-#define nf_ckpt_genl_pre_doit_ops	genl_split_ops
 #endif
 
 #endif /* _NF_CKPT_COMPAT_H */
