@@ -103,6 +103,7 @@ struct nf_ckpt_ct_net {
 	struct rhashtable	conns;
 	struct rhashtable	fallback;
 	struct delayed_work	gc_work;
+	struct work_struct	walk_work;
 	bool			labels;		/* nf_connlabels_get() held */
 	bool			hooks;
 	atomic_t		errors;		/* encode or put failures */
