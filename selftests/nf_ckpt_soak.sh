@@ -29,7 +29,8 @@
 #   - control: a long flow whose conntrack is deleted on this router dies
 #     (so surviving the stack reloads took the restore).
 # The kernel console must stay clean (vm-run).  Short form in make check;
-# NFCKPT_STRESS=1: SOAK_N=100, SOAK_M=20.  SOAK_N / SOAK_M override.
+# NFCKPT_STRESS=1: SOAK_N=100, SOAK_M=20.  SOAK_N / SOAK_M override;
+# SOAK_STACK_PAUSE=S keeps the stack out S seconds longer.
 set -e
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -182,6 +183,8 @@ ruleset >"$tmp/ruleset.nft"
 router_up() {
 	local s
 	R sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
+	# Why conntrack finds a segment INVALID, for stuck_report.
+	R sysctl -qw net.netfilter.nf_conntrack_log_invalid=6 2>/dev/null || true
 	for s in tcp_timeout_syn_sent tcp_timeout_syn_recv tcp_timeout_fin_wait \
 		tcp_timeout_close_wait tcp_timeout_last_ack tcp_timeout_close \
 		udp_timeout udp_timeout_stream; do
@@ -269,6 +272,8 @@ cycle_stack() {
 		stack_unloaded=0
 		info "stack cycle $1: nf_conntrack stays: $(cat "$tmp/rmmod.err")"
 	fi
+	# SOAK_STACK_PAUSE: seconds more with the stack out (a slow host's reload).
+	nap "${SOAK_STACK_PAUSE:-0}"
 	modprobe -a "${stack_mods[@]}" || die "modprobe -a ${stack_mods[*]} failed"
 	router_up || die "the ruleset does not load after the stack reload"
 	R sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
@@ -341,13 +346,18 @@ slab_read() { # array name
 # Why a flow is stuck: its conntrack, the router's invalid count and drop
 # counter, both ends' TCP state.
 stuck_report() {
-	local f sport
+	local f sport ct rport
 	for f in "$@"; do
 		json_field "$tmp/$f.st" sport
 		sport=$v
-		info "stuck $f: conntrack: $(R conntrack -L -p tcp --orig-port-src "$sport" 2>/dev/null)"
+		ct=$(R conntrack -L -p tcp --orig-port-src "$sport" 2>/dev/null)
+		# The server sees the masqueraded port: the reply tuple's dport.
+		rport=$(awk '{ n = 0; for (i = 1; i <= NF; i++) if ($i ~ /^dport=/ && ++n == 2) { sub("dport=", "", $i); print $i; exit } }' <<<"$ct")
+		info "stuck $f: conntrack: $ct"
 		info "stuck $f: client: $(ip netns exec "$client" ss -tinH "sport = :$sport" 2>/dev/null | tr -s ' \n' ' ')"
-		info "stuck $f: server: $(ip netns exec "$server" ss -tinH "dport = :$sport" 2>/dev/null | tr -s ' \n' ' ')"
+		info "stuck $f: server: $(ip netns exec "$server" ss -tinH "dport = :${rport:-$sport}" 2>/dev/null | tr -s ' \n' ' ')"
+		info "stuck $f: conntrack logged: $(dmesg | grep -E "SPT=($sport|${rport:-$sport}) |DPT=($sport|${rport:-$sport}) " |
+			sed -E 's/.*nf_ct_proto_6: *//; s/ IN=.*SPT=/ SPT=/; s/ WINDOW=.*//' | tail -n 6 | tr '\n' '|')"
 	done
 	info "router: conntrack -S invalid $(R conntrack -S 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^invalid=/) { split($i, a, "="); n += a[2] } } END { print n + 0 }')," \
 		"long-flow drops $(long_drops)"
@@ -358,6 +368,13 @@ for m in nf_ckpt_ct nf_ckpt_store; do
 	if mod_loaded $m; then rmmod $m || die "$m is loaded and cannot be removed"; fi
 done
 modprobe nf_conntrack
+modprobe nf_log_syslog 2>/dev/null || true
+# conntrack logs INVALID reasons from netns other than the first only so.
+if [[ -w /proc/sys/net/netfilter/nf_log_all_netns ]]; then
+	log_all=$(</proc/sys/net/netfilter/nf_log_all_netns)
+	echo 1 >/proc/sys/net/netfilter/nf_log_all_netns
+	at_exit "echo $log_all >/proc/sys/net/netfilter/nf_log_all_netns"
+fi
 topo_client_router_server
 router_up
 R conntrack -F >/dev/null 2>&1 || true
