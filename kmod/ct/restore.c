@@ -387,7 +387,6 @@ nf_ckpt_helper_get(struct nf_ckpt_run *r, const char *name, u8 family,
 	__must_hold(RCU)
 {
 	struct nf_conntrack_helper *helper;
-
 	unsigned int i;
 
 	helper = __nf_conntrack_helper_find(name, family, proto);
