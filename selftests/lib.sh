@@ -200,6 +200,27 @@ kill_pid() {
 	wait "$1" 2>/dev/null || true
 }
 
+# The strict stateful router of the crash tests, inside a "table inet"
+# after the caller's counters: input policy drop, and the head of a forward
+# chain with policy drop, established/related accepted, new TCP only on a
+# bare SYN from the client (veth0).  The caller adds its rules and closes
+# the forward chain and the table; it also sets nf_conntrack_tcp_loose=0.
+strict_router_chains() {
+	cat <<'NFT'
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		iifname "lo" accept
+		meta l4proto { icmp, ipv6-icmp } accept
+		counter drop
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname "veth0" tcp flags & (fin | syn | rst | ack) == syn ct state new accept
+NFT
+}
+
 mod_loaded() {
 	[[ -d /sys/module/$1 ]]
 }

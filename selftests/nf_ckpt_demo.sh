@@ -83,18 +83,8 @@ counter() {
 table inet filter {
 	counter d_control { }
 	counter d_nfckpt { }
-	chain input {
-		type filter hook input priority filter; policy drop;
-		ct state established,related accept
-		iifname "lo" accept
-		meta l4proto { icmp, ipv6-icmp } accept
-		counter drop
-	}
-	chain forward {
-		type filter hook forward priority filter; policy drop;
-		ct state established,related accept
-		iifname "veth0" tcp flags & (fin | syn | rst | ack) == syn ct state new accept
 NFT
+	strict_router_chains
 	# Counting only: what gets here is dropped by the last rule.
 	for f in control nfckpt; do
 		echo "		tcp dport ${PORT[$f]} counter name \"d_$f\""

@@ -153,17 +153,9 @@ ruleset() {
 	cat <<'NFT'
 table inet filter {
 	counter d_long { }
-	chain input {
-		type filter hook input priority filter; policy drop;
-		ct state established,related accept
-		iifname "lo" accept
-		meta l4proto { icmp, ipv6-icmp } accept
-		counter drop
-	}
-	chain forward {
-		type filter hook forward priority filter; policy drop;
-		ct state established,related accept
-		iifname "veth0" tcp flags & (fin | syn | rst | ack) == syn ct state new accept
+NFT
+	strict_router_chains
+	cat <<'NFT'
 		iifname "veth0" meta l4proto udp ct state new accept
 		tcp dport 7001-7003 counter name "d_long"
 		tcp sport 7001-7003 counter name "d_long"
