@@ -74,12 +74,7 @@ st() {
 }
 # wait_slow SECONDS CMD...: wait_until for costly commands (every 0.5 s)
 wait_slow() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
+	WAIT_POLL=0.5 wait_until "$@"
 }
 ct_count() { ip netns exec "$1" cat /proc/sys/net/netfilter/nf_conntrack_count; }
 # jf FILE KEY: a field of a JSON file
