@@ -345,8 +345,7 @@ flush_table() {
 
 # bench_restore_n N: sets part restore_N.
 bench_restore_n() {
-	local n=$1 rep t0 a b ov out v slab0 slab1 st show walk fill deadline
-	local reps=$RESTORE_REPS
+	local n=$1 rep t0 a b ov out v slab0 slab1 st show walk fill reps=$RESTORE_REPS
 	local aj=() bj=()
 	netns_new rs
 	nfckpt_on
@@ -369,11 +368,7 @@ bench_restore_n() {
 		c=$(ip netns exec "$rs" "$CKPTCTL" status --json 2>/dev/null | jq '.connections')
 		((${c:-0} >= n))
 	}
-	deadline=$((SECONDS + 3600))
-	until walked; do
-		((SECONDS < deadline)) || { log "the walk did not record $n"; break; }
-		nap 0.5
-	done
+	WAIT_POLL=0.5 wait_until 3600 walked || log "the walk did not record $n"
 	walk=$(secs_since "$t0")
 	slab1=$(slab_total_kb)
 	slab_snap >"$tmp/slab1"
