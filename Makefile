@@ -4,7 +4,10 @@
 # modules plus the ckptctl tool, the VM test suite and the benchmarks.
 
 KERNELS	:= $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' scripts/kernels)
-KVER	?= $(firstword $(KERNELS))
+# The running kernel when its headers are installed (a router's `make &&
+# make install`), else the first of the test matrix.
+RUNNING	:= $(shell uname -r)
+KVER	?= $(if $(wildcard /lib/modules/$(RUNNING)/build/Makefile),$(RUNNING),$(firstword $(KERNELS)))
 KDIR	?= /lib/modules/$(KVER)/build
 BUILD	:= $(CURDIR)/build/$(KVER)
 W	?=
