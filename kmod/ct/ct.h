@@ -3,7 +3,8 @@
  * Private header of nf_ckpt_ct, the firewall module.
  *
  * Connection IDs
- *   Every conntrack gets a 64-bit ID, unique while nf_ckpt_store lives.  It
+ *   Every conntrack gets a 64-bit ID, unique in its netns while
+ *   nf_ckpt_store lives (the store owns one counter per netns).  It
  *   is kept in the conntrack itself, in ct labels bits 64..127 (label bit
  *   64 + k holds ID bit k; NF_CKPT_LABEL_ID_BIT), so that it survives a
  *   reload of this module.  Rulesets keep bits 0..63.  IDs whose low 32
@@ -31,6 +32,7 @@
 #ifndef _NF_CKPT_CT_H
 #define _NF_CKPT_CT_H
 
+#include <linux/mutex.h>
 #include <linux/rhashtable.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -45,6 +47,28 @@ extern unsigned int nf_ckpt_update_interval_ms;
 extern unsigned int nf_ckpt_grace_ms;
 extern bool nf_ckpt_restore;
 extern bool nf_ckpt_relearn_assist;
+
+/*
+ * Parameters may change under us (sysfs): each read once.  Lifetimes end
+ * up in u32 jiffies compared as s32, so whatever the parameters sum to
+ * stays below a quarter of that range (49 days at HZ=250).
+ */
+#define NF_CKPT_LIFETIME_MAX	(INT_MAX / 2)
+
+static inline u32 nf_ckpt_interval_jiffies(void)
+{
+	return min_t(u64, nf_ckpt_ms_to_jiffies(READ_ONCE(nf_ckpt_update_interval_ms)),
+		     NF_CKPT_LIFETIME_MAX);
+}
+
+/* How long a record outlives its last checkpoint without news. */
+static inline u32 nf_ckpt_grace_jiffies(void)
+{
+	u64 ms = (u64)READ_ONCE(nf_ckpt_grace_ms) +
+		 READ_ONCE(nf_ckpt_update_interval_ms);
+
+	return min_t(u64, nf_ckpt_ms_to_jiffies(ms), NF_CKPT_LIFETIME_MAX);
+}
 
 /* Run-time status bits left out of BASE records and change detection. */
 #define NF_CKPT_STATUS_VOLATILE	(IPS_CONFIRMED | IPS_DYING)
@@ -108,13 +132,13 @@ struct nf_ckpt_ct_net {
 	bool			hooks;
 	atomic_t		errors;		/* encode or put failures */
 	unsigned long		relearn_until;	/* jiffies, relearn.c */
+	struct mutex		restore_lock;	/* one restore at a time */
 };
 
 struct nf_ckpt_ct_net *nf_ckpt_ct_pernet(const struct net *net);
 
-/* id.c: IDs */
-int nf_ckpt_id_init(void);
-void nf_ckpt_id_exit(void);
+/* id.c: IDs (allocated by the store, one counter per netns) */
+void nf_ckpt_ids_from_labels(void);
 int nf_ckpt_conns_init(struct nf_ckpt_ct_net *cn);
 void nf_ckpt_conns_destroy(struct nf_ckpt_ct_net *cn);
 void nf_ckpt_conns_gc(struct nf_ckpt_ct_net *cn);
@@ -126,10 +150,6 @@ u64 nf_ckpt_ct_label_id(const struct nf_conn *ct);
  * one: returns the ID ct ends up with, 0 if ct has no labels extension.
  */
 u64 nf_ckpt_ct_set_label_id(struct nf_conn *ct, u64 id);
-/* A fresh ID. */
-u64 nf_ckpt_id_alloc(void);
-/* Make sure IDs handed out from now on are above id (restore). */
-void nf_ckpt_id_seen(u64 id);
 /* ct's ID from labels or the fallback table, 0 if it has none yet. */
 u64 nf_ckpt_ct_id(struct nf_ckpt_ct_net *cn, const struct nf_conn *ct);
 /*

@@ -450,6 +450,11 @@ static int nf_ckpt_encode_exp(struct nf_ckpt_msg *m, const struct nf_conn *ct,
 	    nf_ckpt_put_string(m, NF_CKPT_EXP_A_HELPER, helper->name,
 			       NF_CT_HELPER_NAME_LEN))
 		return -EMSGSIZE;
+	helper = rcu_dereference(exp->assign_helper);
+	if (helper &&
+	    nf_ckpt_put_string(m, NF_CKPT_EXP_A_ASSIGN_HELPER, helper->name,
+			       NF_CT_HELPER_NAME_LEN))
+		return -EMSGSIZE;
 	fn = exp->expectfn ?
 	     nf_ct_helper_expectfn_find_by_symbol(exp->expectfn) : NULL;
 	if (fn && nf_ckpt_put_string(m, NF_CKPT_EXP_A_FN, fn->name, 32))

@@ -170,8 +170,8 @@ static void nf_ckpt_fp_of(const struct nf_conn *ct, struct nf_ckpt_fp *fp)
 
 static u32 nf_ckpt_expires_jiffies(const struct nf_conn *ct)
 {
-	return nf_ckpt_ct_timeout_left(ct) +
-	       msecs_to_jiffies(nf_ckpt_update_interval_ms + nf_ckpt_grace_ms);
+	return min_t(u64, (u64)nf_ckpt_ct_timeout_left(ct) +
+			  nf_ckpt_grace_jiffies(), INT_MAX);
 }
 
 static int nf_ckpt_encode_layer(struct nf_ckpt_msg *m, struct nf_conn *ct,
@@ -310,7 +310,7 @@ static void nf_ckpt_sync(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
 	c->fp = fp;
 	if (todo & BIT(NF_CKPT_LAYER_BASE))
 		WRITE_ONCE(c->next_refresh,
-			   now + msecs_to_jiffies(nf_ckpt_update_interval_ms));
+			   now + nf_ckpt_interval_jiffies());
 	WRITE_ONCE(c->expires, now + nf_ckpt_expires_jiffies(ct));
 	WRITE_ONCE(c->flags, NF_CKPT_CONN_WRITTEN);
 out:

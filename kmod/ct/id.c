@@ -25,9 +25,6 @@
 #define NF_CKPT_ID_WORD_HI	(5 - NF_CKPT_ID_WORD_LO)
 #define NF_CKPT_LABEL_WORDS	(NF_CT_LABELS_MAX_SIZE / sizeof(u32))
 
-/* Last ID handed out. */
-static atomic64_t nf_ckpt_last_id = ATOMIC64_INIT(0);
-
 /* The fallback table: where a conntrack without labels keeps its ID. */
 struct nf_ckpt_fb {
 	struct rhash_head	node;
@@ -108,33 +105,6 @@ u64 nf_ckpt_ct_set_label_id(struct nf_conn *ct, u64 id)
 	return cur;
 }
 
-u64 nf_ckpt_id_alloc(void)
-{
-	u64 id;
-
-	/* Past what a LOAD may have brought in since. */
-	nf_ckpt_id_seen(nf_ckpt_store_highest_id());
-	do {
-		id = atomic64_inc_return(&nf_ckpt_last_id);
-	} while (!lower_32_bits(id));
-	return id;
-}
-
-void nf_ckpt_id_seen(u64 id)
-{
-	s64 cur = atomic64_read(&nf_ckpt_last_id);
-
-	if (id > NF_CKPT_ID_TRACK_MAX)
-		return;
-	while ((u64)cur < id) {
-		s64 old = atomic64_cmpxchg(&nf_ckpt_last_id, cur, id);
-
-		if (old == cur)
-			break;
-		cur = old;
-	}
-}
-
 static void nf_ckpt_fb_key_of(struct nf_ckpt_fb_key *k,
 			      const struct nf_conn *ct)
 {
@@ -183,11 +153,14 @@ static u64 nf_ckpt_fb_assign(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
 	if (!fb)
 		return 0;
 	nf_ckpt_fb_key_of(&fb->key, ct);
-	fb->id = nf_ckpt_id_alloc();
+	fb->id = nf_ckpt_store_id_alloc(cn->net);
 	*new = fb->id;
-	fb->expires = (u32)jiffies + (u32)left +
-		      msecs_to_jiffies(nf_ckpt_grace_ms +
-				       nf_ckpt_update_interval_ms);
+	if (!fb->id) {
+		kfree(fb);
+		return 0;
+	}
+	fb->expires = (u32)jiffies +
+		      min_t(u64, (u64)left + nf_ckpt_grace_jiffies(), INT_MAX);
 
 	rcu_read_lock();
 	old = rhashtable_lookup_get_insert_fast(&cn->fallback, &fb->node,
@@ -215,7 +188,7 @@ u64 nf_ckpt_ct_get_or_assign_id(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
 	if (id)
 		return id;
 	if (nf_ct_labels_find(ct)) {
-		new = nf_ckpt_id_alloc();
+		new = nf_ckpt_store_id_alloc(cn->net);
 		id = nf_ckpt_ct_set_label_id(ct, new);
 	} else {
 		id = nf_ckpt_fb_assign(cn, ct, &new);
@@ -244,9 +217,7 @@ struct nf_ckpt_conn *nf_ckpt_conn_get(struct nf_ckpt_ct_net *cn, u64 id)
 		return NULL;
 	c->id = id;
 	spin_lock_init(&c->lock);
-	c->expires = (u32)jiffies +
-		     msecs_to_jiffies(nf_ckpt_grace_ms +
-				      nf_ckpt_update_interval_ms);
+	c->expires = (u32)jiffies + nf_ckpt_grace_jiffies();
 
 	old = rhashtable_lookup_get_insert_fast(&cn->conns, &c->node,
 						nf_ckpt_conn_params);
@@ -355,18 +326,20 @@ void nf_ckpt_conns_destroy(struct nf_ckpt_ct_net *cn)
 }
 
 /*
- * The highest ID in the labels of any conntrack of any netns: a previous
- * instance of this module may have left them, possibly beyond what the
- * store remembers (a put that failed, a store reloaded).  The conntrack
- * hash is global; walk it bucket by bucket as ctnetlink's dump does.
+ * A previous instance of this module may have left IDs in the labels of
+ * conntracks beyond what the store remembers (a put that failed, a store
+ * reloaded): tell the store of each netns about those of its conntracks,
+ * so that it hands out none of them again.  The conntrack hash is global:
+ * one walk, bucket by bucket as ctnetlink's dump does, for every netns.
  */
-static u64 nf_ckpt_labels_max_id(void)
+void nf_ckpt_ids_from_labels(void)
 {
 	struct nf_conntrack_tuple_hash *h;
 	struct hlist_nulls_node *n;
 	unsigned int bucket;
 	spinlock_t *lockp;
-	u64 max = 0, id;
+	struct nf_conn *ct;
+	u64 id;
 
 	for (bucket = 0;; bucket++) {
 		lockp = &nf_conntrack_locks[bucket % CONNTRACK_LOCKS];
@@ -381,28 +354,13 @@ static u64 nf_ckpt_labels_max_id(void)
 					   hnnode) {
 			if (NF_CT_DIRECTION(h) != IP_CT_DIR_REPLY)
 				continue;
-			id = nf_ckpt_ct_label_id(nf_ct_tuplehash_to_ctrack(h));
-			if (id <= NF_CKPT_ID_TRACK_MAX)
-				max = max(max, id);
+			ct = nf_ct_tuplehash_to_ctrack(h);
+			id = nf_ckpt_ct_label_id(ct);
+			if (id)
+				nf_ckpt_store_id_seen(nf_ct_net(ct), id);
 		}
 		spin_unlock(lockp);
 		local_bh_enable();
 		cond_resched();
 	}
-	return max;
-}
-
-int nf_ckpt_id_init(void)
-{
-	u64 store_max = nf_ckpt_store_highest_id();
-	u64 labels_max = nf_ckpt_labels_max_id();
-
-	atomic64_set(&nf_ckpt_last_id, max(store_max, labels_max));
-	pr_debug("IDs start after %llu (store %llu, labels %llu)\n",
-		 max(store_max, labels_max), store_max, labels_max);
-	return 0;
-}
-
-void nf_ckpt_id_exit(void)
-{
 }

@@ -96,8 +96,9 @@ static int nf_ckpt_restore_cmd(struct net *net, u32 flags,
 {
 	int err;
 
-	err = nf_ckpt_restore_net(net, flags & NF_CKPT_RESTORE_F_DRY_RUN, true,
-				  st);
+	/* Only the host's root makes the host run modprobe. */
+	err = nf_ckpt_restore_net(net, flags & NF_CKPT_RESTORE_F_DRY_RUN,
+				  net->user_ns == &init_user_ns, st);
 	if (err)
 		NL_SET_ERR_MSG(extack, "restore stopped early");
 	return err;
@@ -115,6 +116,7 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 
 	cn->net = net;
 	atomic_set(&cn->errors, 0);
+	mutex_init(&cn->restore_lock);
 	nf_ckpt_relearn_net_init(cn);
 	INIT_DELAYED_WORK(&cn->gc_work, nf_ckpt_gc_work);
 	INIT_WORK(&cn->walk_work, nf_ckpt_walk_work);
@@ -139,7 +141,7 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 	 * background, IDs and a first checkpoint for what the table holds
 	 * (restored conntracks included).
 	 */
-	if (nf_ckpt_restore)
+	if (READ_ONCE(nf_ckpt_restore))
 		nf_ckpt_restore_at_load(net);
 	queue_work(system_unbound_wq, &cn->walk_work);
 
@@ -204,13 +206,11 @@ static int __init nf_ckpt_ct_init(void)
 
 	nf_ckpt_relearn_init();
 	/* Before any netns hands out an ID. */
-	err = nf_ckpt_id_init();
-	if (err)
-		goto err_encode;
+	nf_ckpt_ids_from_labels();
 
 	err = register_pernet_subsys(&nf_ckpt_ct_net_ops);
 	if (err)
-		goto err_id;
+		goto err_encode;
 
 	err = nf_ckpt_store_register_restorer(&nf_ckpt_restorer_ops);
 	if (err)
@@ -224,8 +224,6 @@ static int __init nf_ckpt_ct_init(void)
 err_pernet:
 	unregister_pernet_subsys(&nf_ckpt_ct_net_ops);
 	rcu_barrier();
-err_id:
-	nf_ckpt_id_exit();
 err_encode:
 	nf_ckpt_encode_exit();
 	return err;
@@ -238,7 +236,6 @@ static void __exit nf_ckpt_ct_exit(void)
 	unregister_pernet_subsys(&nf_ckpt_ct_net_ops);
 	/* kfree_rcu() of per-connection state queued by the GC. */
 	rcu_barrier();
-	nf_ckpt_id_exit();
 	nf_ckpt_encode_exit();
 }
 

@@ -31,6 +31,7 @@
 #include <linux/netfilter.h>
 #include <linux/slab.h>
 #include <net/netlink.h>
+#include <net/tcp.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_acct.h>
 #include <net/netfilter/nf_conntrack_core.h>
@@ -82,13 +83,14 @@ struct nf_ckpt_run {
 	bool				may_load;	/* request_module() */
 	bool				last_pass;	/* no more deferring */
 	/*
-	 * Modules asked for in vain: a file naming an unknown helper in
-	 * every record must not run modprobe once per record.
+	 * Modules asked for: a file naming an unknown helper in every
+	 * record must not run modprobe once per record, so a run asks at
+	 * most NF_CKPT_MISSING_MAX times, and never for the same name twice.
 	 */
 	bool				nat_asked;
-	unsigned int			nmissing;
-	char				missing[NF_CKPT_MISSING_MAX]
-					       [NF_CT_HELPER_NAME_LEN];
+	unsigned int			nasked;
+	char				asked[NF_CKPT_MISSING_MAX]
+					     [NF_CT_HELPER_NAME_LEN];
 	struct nf_ckpt_idlist		deferred;
 	struct nf_ckpt_idlist		expects;
 };
@@ -106,17 +108,6 @@ struct nf_ckpt_base {
 	const struct nlattr		*nat[2];	/* SRC, DST */
 	u64				master_id;
 };
-
-/*
- * Records carry u64 milliseconds (a loaded file may hold anything);
- * msecs_to_jiffies() takes 32 bits and would wrap 50 days into a few.
- * Clamped instead (beyond 2^32 ms it gives MAX_JIFFY_OFFSET), and
- * __nf_ct_set_timeout() caps that at INT_MAX jiffies.
- */
-static unsigned long nf_ckpt_ms_to_jiffies(u64 ms)
-{
-	return msecs_to_jiffies(min_t(u64, ms, UINT_MAX));
-}
 
 static int nf_ckpt_idlist_add(struct nf_ckpt_idlist *l, u64 id)
 {
@@ -196,6 +187,19 @@ static int nf_ckpt_parse_tuple(const struct nlattr *attr, u8 family, u8 proto,
 	return 0;
 }
 
+/*
+ * ctnetlink refuses ICMP tuples whose type has no inverse (only requests
+ * and their replies are tracked): so does a restore.
+ */
+static bool nf_ckpt_tuple_ok(const struct nf_conntrack_tuple *t)
+{
+	struct nf_conntrack_tuple inv;
+
+	if (t->dst.protonum != IPPROTO_ICMP && t->dst.protonum != IPPROTO_ICMPV6)
+		return true;
+	return nf_ct_invert_tuple(&inv, t);
+}
+
 static int nf_ckpt_parse_base(const struct nf_ckpt_rec_view *rec,
 			      struct nf_ckpt_base *b)
 {
@@ -220,13 +224,17 @@ static int nf_ckpt_parse_base(const struct nf_ckpt_rec_view *rec,
 				&b->tuple[IP_CT_DIR_ORIGINAL]) ||
 	    nf_ckpt_parse_tuple(tb[NF_CKPT_BASE_A_TUPLE_REPLY], b->family,
 				b->proto, IP_CT_DIR_REPLY,
-				&b->tuple[IP_CT_DIR_REPLY]))
+				&b->tuple[IP_CT_DIR_REPLY]) ||
+	    !nf_ckpt_tuple_ok(&b->tuple[IP_CT_DIR_ORIGINAL]) ||
+	    !nf_ckpt_tuple_ok(&b->tuple[IP_CT_DIR_REPLY]))
 		return -EINVAL;
 
 	if (tb[NF_CKPT_BASE_A_ZONE])
 		zid = nla_get_u16(tb[NF_CKPT_BASE_A_ZONE]);
 	if (tb[NF_CKPT_BASE_A_ZONE_DIR])
 		zdir = nla_get_u8(tb[NF_CKPT_BASE_A_ZONE_DIR]);
+	if (zdir & ~NF_CT_DEFAULT_ZONE_DIR)
+		return -EINVAL;
 	nf_ct_zone_init(&b->zone, zid, zdir, 0);
 
 	if (tb[NF_CKPT_BASE_A_STATUS])
@@ -381,38 +389,64 @@ static enum nf_ckpt_fail nf_ckpt_setup_nat(struct nf_ckpt_run *r,
 	return NF_CKPT_OK;
 }
 
-static struct nf_conntrack_helper *
-nf_ckpt_helper_get(struct nf_ckpt_run *r, const char *name, u8 family,
-		   u8 proto)
-	__must_hold(RCU)
+/*
+ * Ask modprobe for a helper the record names and the kernel lacks, once
+ * per name and at most NF_CKPT_MISSING_MAX times per run, and only for a
+ * caller of the initial user namespace (r->may_load): root of a container
+ * must not make the host run modprobe.  Outside RCU: it sleeps.
+ */
+static void nf_ckpt_helper_load(struct nf_ckpt_run *r, const char *name,
+				u8 family, u8 proto)
 {
-	struct nf_conntrack_helper *helper;
 	unsigned int i;
+	bool found;
 
-	helper = __nf_conntrack_helper_find(name, family, proto);
-	if (helper || !r->may_load)
-		return helper;
-	for (i = 0; i < r->nmissing; i++)
-		if (!strcmp(r->missing[i], name))
-			return NULL;
-	rcu_read_unlock();
-	request_module("nfct-helper-%s", name);
+	if (!r->may_load || r->nasked >= NF_CKPT_MISSING_MAX)
+		return;
 	rcu_read_lock();
-	helper = __nf_conntrack_helper_find(name, family, proto);
-	if (!helper && r->nmissing < NF_CKPT_MISSING_MAX)
-		strscpy(r->missing[r->nmissing++], name,
-			sizeof(r->missing[0]));
-	return helper;
+	found = __nf_conntrack_helper_find(name, family, proto);
+	rcu_read_unlock();
+	if (found)
+		return;
+	for (i = 0; i < r->nasked; i++)
+		if (!strcmp(r->asked[i], name))
+			return;
+	strscpy(r->asked[r->nasked++], name, sizeof(r->asked[0]));
+	request_module("nfct-helper-%s", name);
+}
+
+/*
+ * A helper the kernel has, pinned (module and helper reference, as
+ * nf_conntrack_helper_try_module_get() does, without its modprobe) for as
+ * long as the conntrack being built is not in the table: unregistering a
+ * helper only unhelps the conntracks it finds there.
+ */
+static struct nf_conntrack_helper *nf_ckpt_helper_pin(const char *name,
+						      u8 family, u8 proto)
+{
+	struct nf_conntrack_helper *h;
+
+	rcu_read_lock();
+	h = __nf_conntrack_helper_find(name, family, proto);
+	if (h && !try_module_get(h->me))
+		h = NULL;
+	if (h && !refcount_inc_not_zero(&h->refcnt)) {
+		module_put(h->me);
+		h = NULL;
+	}
+	rcu_read_unlock();
+	return h;
 }
 
 static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
 					      struct nf_conn *ct,
-					      const struct nf_ckpt_rec_view *rec)
+					      const struct nf_ckpt_rec_view *rec,
+					      struct nf_conntrack_helper **pin)
 {
 	struct nlattr *tb[NF_CKPT_HELPER_A_MAX + 1];
 	struct nf_conntrack_helper *helper;
-	enum nf_ckpt_fail ret = NF_CKPT_OK;
 	struct nf_conn_help *help;
+	const char *name;
 	size_t len;
 
 	if (!rec)
@@ -422,35 +456,29 @@ static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
 	    !tb[NF_CKPT_HELPER_A_NAME])
 		return NF_CKPT_FAIL_INVAL;
 
-	rcu_read_lock();
-	helper = nf_ckpt_helper_get(r, nla_data(tb[NF_CKPT_HELPER_A_NAME]),
-				    nf_ct_l3num(ct), nf_ct_protonum(ct));
-	if (!helper) {
-		ret = NF_CKPT_FAIL_HELPER;
-		goto out;
-	}
-	help = nf_ct_helper_ext_add(ct, GFP_ATOMIC);
-	if (!help) {
-		ret = NF_CKPT_FAIL_NOMEM;
-		goto out;
-	}
+	name = nla_data(tb[NF_CKPT_HELPER_A_NAME]);
+	nf_ckpt_helper_load(r, name, nf_ct_l3num(ct), nf_ct_protonum(ct));
+	helper = nf_ckpt_helper_pin(name, nf_ct_l3num(ct), nf_ct_protonum(ct));
+	if (!helper)
+		return NF_CKPT_FAIL_HELPER;
+	*pin = helper;
+
+	help = nf_ct_helper_ext_add(ct, GFP_KERNEL);
+	if (!help)
+		return NF_CKPT_FAIL_NOMEM;
 	if (tb[NF_CKPT_HELPER_A_DATA]) {
 		/* Only a known, checked layout goes back into the helper. */
 		len = nla_len(tb[NF_CKPT_HELPER_A_DATA]);
 		if (!nf_ckpt_helper_data_valid(helper,
 					       nla_data(tb[NF_CKPT_HELPER_A_DATA]),
-					       len)) {
-			ret = NF_CKPT_FAIL_HELPER;
-			goto out;
-		}
+					       len))
+			return NF_CKPT_FAIL_HELPER;
 		memcpy(help->data, nla_data(tb[NF_CKPT_HELPER_A_DATA]), len);
 	}
 	/* Explicitly assigned: no automatic helper lookup for it. */
 	__set_bit(IPS_HELPER_BIT, &ct->status);
 	rcu_assign_pointer(help->helper, helper);
-out:
-	rcu_read_unlock();
-	return ret;
+	return NF_CKPT_OK;
 }
 
 static void nf_ckpt_restore_tcp_dir(struct ip_ct_tcp_state *s,
@@ -535,6 +563,52 @@ static int nf_ckpt_restore_sctp(struct nf_conn *ct, const struct nlattr *attr)
 	if (tb[NF_CKPT_SCTP_A_FLAGS])
 		s->flags = nla_get_u8(tb[NF_CKPT_SCTP_A_FLAGS]);
 	return 0;
+}
+
+/*
+ * What conntrack itself would never hold, refused as ctnetlink refuses it
+ * (its policies cap the TCP and SCTP states, the window scales) or as
+ * conntrack's own code assumes it: the state names and the TCP and SCTP
+ * transition tables are indexed with state, dir and index.
+ */
+#define NF_CKPT_TCP_FLAGS	(IP_CT_TCP_FLAG_WINDOW_SCALE | \
+				 IP_CT_TCP_FLAG_SACK_PERM | \
+				 IP_CT_TCP_FLAG_CLOSE_INIT | \
+				 IP_CT_TCP_FLAG_BE_LIBERAL | \
+				 IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED | \
+				 IP_CT_TCP_FLAG_MAXACK_SET | \
+				 IP_CT_EXP_CHALLENGE_ACK)
+
+/* SCTP_FLAG_HEARTBEAT_VTAG_FAILED, private to nf_conntrack_proto_sctp.c */
+#define NF_CKPT_SCTP_FLAGS	1
+
+static bool nf_ckpt_tcp_dir_ok(const struct ip_ct_tcp_state *s)
+{
+	return s->td_scale <= TCP_MAX_WSCALE && !(s->flags & ~NF_CKPT_TCP_FLAGS);
+}
+
+static bool nf_ckpt_l4_ok(const struct nf_conn *ct)
+{
+	const struct ip_ct_sctp *s = &ct->proto.sctp;
+	const struct ip_ct_tcp *t = &ct->proto.tcp;
+
+	switch (nf_ct_protonum(ct)) {
+	case IPPROTO_TCP:
+		return t->state <= TCP_CONNTRACK_SYN_SENT2 &&
+		       t->last_dir <= IP_CT_DIR_REPLY &&
+		       t->last_index <= NF_CKPT_TCP_INDEX_MAX &&
+		       t->last_wscale <= TCP_MAX_WSCALE &&
+		       !(t->last_flags & ~NF_CKPT_TCP_FLAGS) &&
+		       nf_ckpt_tcp_dir_ok(&t->seen[IP_CT_DIR_ORIGINAL]) &&
+		       nf_ckpt_tcp_dir_ok(&t->seen[IP_CT_DIR_REPLY]);
+	case IPPROTO_SCTP:
+		return s->state <= SCTP_CONNTRACK_HEARTBEAT_SENT &&
+		       s->last_dir <= IP_CT_DIR_REPLY &&
+		       !(s->flags & ~NF_CKPT_SCTP_FLAGS) &&
+		       s->init[IP_CT_DIR_ORIGINAL] <= 1 &&
+		       s->init[IP_CT_DIR_REPLY] <= 1;
+	}
+	return true;
 }
 
 /* L4 state; UDP's stream flag is the ASSURED bit of the BASE status. */
@@ -625,14 +699,15 @@ static enum nf_ckpt_fail nf_ckpt_errno_fail(int err)
 static enum nf_ckpt_fail
 nf_ckpt_build(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id,
 	      const struct nf_ckpt_base *b, const struct nf_ckpt_rec_view *recs,
-	      unsigned int nrecs, u64 timeout_ms)
+	      unsigned int nrecs, u64 timeout_ms,
+	      struct nf_conntrack_helper **pin)
 {
 	enum nf_ckpt_fail ret;
 	int err;
 
 	/* The helper before NAT: NAT helpers look at it. */
 	ret = nf_ckpt_setup_helper(r, ct, nf_ckpt_layer_of(recs, nrecs,
-						NF_CKPT_LAYER_HELPER));
+						NF_CKPT_LAYER_HELPER), pin);
 	if (ret)
 		return ret;
 	ret = nf_ckpt_setup_nat(r, ct, b);
@@ -655,6 +730,8 @@ nf_ckpt_build(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id,
 	memset(&ct->proto, 0, sizeof(ct->proto));
 	err = nf_ckpt_restore_l4(ct, nf_ckpt_layer_of(recs, nrecs,
 						     NF_CKPT_LAYER_L4));
+	if (!err && !nf_ckpt_l4_ok(ct))
+		err = -EINVAL;
 	if (!err)
 		err = nf_ckpt_restore_seqadj(ct, nf_ckpt_layer_of(recs, nrecs,
 							NF_CKPT_LAYER_SEQADJ));
@@ -674,6 +751,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 					unsigned int nrecs, u64 timeout_ms)
 {
 	struct nf_conn *ct, *master = NULL, *cur;
+	struct nf_conntrack_helper *pin = NULL;
 	struct nf_conntrack_tuple reply;
 	struct nf_conn_tstamp *tstamp;
 	enum nf_ckpt_fail ret;
@@ -714,7 +792,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 						    NF_CKPT_FAIL_NOMEM;
 	}
 
-	ret = nf_ckpt_build(r, ct, id, b, recs, nrecs, timeout_ms);
+	ret = nf_ckpt_build(r, ct, id, b, recs, nrecs, timeout_ms, &pin);
 	if (ret)
 		goto err_free;
 
@@ -753,6 +831,9 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 	if (nf_ct_protonum(ct) == IPPROTO_TCP)
 		nf_ckpt_relearn_start(nf_ckpt_ct_pernet(r->net));
 	nf_ct_put(ct);
+	/* In the table now: helper unregistration finds it there. */
+	if (pin)
+		nf_conntrack_helper_put(pin);
 	return NF_CKPT_OK;
 
 err_free:
@@ -761,6 +842,8 @@ err_free:
 		nf_ct_put(master);
 	}
 	nf_conntrack_free(ct);
+	if (pin)
+		nf_conntrack_helper_put(pin);
 	return ret;
 }
 
@@ -810,7 +893,6 @@ static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
 	base = nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_BASE);
 	if (nf_ckpt_parse_base(base, &b))
 		return NF_CKPT_FAIL_INVAL;
-	nf_ckpt_id_seen(id);
 
 	ct = nf_ckpt_find(r->net, &b);
 	if (ct) {
@@ -854,16 +936,57 @@ static int nf_ckpt_exp_tuple(const struct nlattr *attr, u8 family, u8 proto,
 	return nf_ckpt_parse_tuple(attr, family, proto, IP_CT_DIR_ORIGINAL, t);
 }
 
+/*
+ * The helper an expectation is created by is its master's: exp_seq_show()
+ * and the helpers' own callbacks index that helper's expect_policy[] with
+ * the class.  A record naming another is refused, as ctnetlink refuses
+ * an expectation whose master has no helper.
+ */
+static struct nf_conntrack_helper *
+nf_ckpt_exp_creator(struct nf_conn *master, struct nlattr **tb, u32 class)
+	__must_hold(RCU)
+{
+	struct nf_conntrack_helper *helper;
+	struct nf_conn_help *help;
+
+	help = nfct_help(master);
+	helper = help ? rcu_dereference(help->helper) : NULL;
+	if (!helper || class > helper->expect_class_max)
+		return NULL;
+	if (tb[NF_CKPT_EXP_A_HELPER] &&
+	    strcmp(nla_data(tb[NF_CKPT_EXP_A_HELPER]), helper->name))
+		return NULL;
+	return helper;
+}
+
+static void nf_ckpt_exp_fill(struct nf_conntrack_expect *exp,
+			     struct nlattr **tb, u8 family)
+{
+	const struct nlattr *addr = tb[NF_CKPT_EXP_A_SAVED_ADDR];
+	size_t alen = family == NFPROTO_IPV4 ? sizeof(exp->saved_addr.ip) :
+					       sizeof(exp->saved_addr.ip6);
+
+	exp->flags = tb[NF_CKPT_EXP_A_FLAGS] ?
+		     nla_get_u32(tb[NF_CKPT_EXP_A_FLAGS]) & NF_CT_EXPECT_MASK : 0;
+	/* The NAT helpers read the saved address as one of the family's. */
+	if (!addr || nla_len(addr) != alen)
+		return;
+	nla_memcpy(&exp->saved_addr, addr, sizeof(exp->saved_addr));
+	if (tb[NF_CKPT_EXP_A_SAVED_PORT])
+		exp->saved_proto.all = nla_get_be16(tb[NF_CKPT_EXP_A_SAVED_PORT]);
+	if (tb[NF_CKPT_EXP_A_DIR])
+		exp->dir = nla_get_u8(tb[NF_CKPT_EXP_A_DIR]);
+}
+
 static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 			      const struct nlattr *item)
 {
 	struct nlattr *tb[NF_CKPT_EXP_A_MAX + 1];
 	const struct nf_ct_helper_expectfn *fn = NULL;
-	struct nf_conntrack_helper *helper = NULL, *mhelper;
+	struct nf_conntrack_helper *helper, *assign = NULL;
 	struct nf_conntrack_tuple tuple, mask;
 	u8 family = nf_ct_l3num(master);
 	struct nf_conntrack_expect *exp;
-	struct nf_conn_help *help;
 	u32 class = 0;
 	u8 proto;
 	int err;
@@ -878,41 +1001,41 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 		return -EINVAL;
 	if (tb[NF_CKPT_EXP_A_CLASS])
 		class = nla_get_u32(tb[NF_CKPT_EXP_A_CLASS]);
+	if (tb[NF_CKPT_EXP_A_DIR] &&
+	    nla_get_u8(tb[NF_CKPT_EXP_A_DIR]) > IP_CT_DIR_REPLY)
+		return -EINVAL;
+	/* The child's helper (H.323, SIP REGISTER), loaded while we may sleep. */
+	if (tb[NF_CKPT_EXP_A_ASSIGN_HELPER])
+		nf_ckpt_helper_load(r, nla_data(tb[NF_CKPT_EXP_A_ASSIGN_HELPER]),
+				    family, proto);
 
-	help = nfct_help(master);
-	if (!help)
-		return -EOPNOTSUPP;
-
+	/*
+	 * Held until the expectation is in the table, as ctnetlink does:
+	 * a helper unregistering meanwhile would miss it and leave
+	 * exp->helper dangling.
+	 */
 	rcu_read_lock();
-	mhelper = rcu_dereference(help->helper);
-	/* The class indexes the master helper's expect_policy[]. */
-	if (mhelper && class > mhelper->expect_class_max) {
-		err = -EINVAL;
+	err = -EOPNOTSUPP;
+	helper = nf_ckpt_exp_creator(master, tb, class);
+	if (!helper)
 		goto out;
-	}
-	if (tb[NF_CKPT_EXP_A_HELPER]) {
-		helper = nf_ckpt_helper_get(r, nla_data(tb[NF_CKPT_EXP_A_HELPER]),
-					    family, proto);
-		if (!helper) {
-			err = -EOPNOTSUPP;
+	if (tb[NF_CKPT_EXP_A_ASSIGN_HELPER]) {
+		assign = __nf_conntrack_helper_find(nla_data(tb[NF_CKPT_EXP_A_ASSIGN_HELPER]),
+						    family, proto);
+		if (!assign)
 			goto out;
-		}
 	}
 	if (tb[NF_CKPT_EXP_A_FN]) {
 		fn = nf_ct_helper_expectfn_find_by_name(nla_data(tb[NF_CKPT_EXP_A_FN]));
-		if (!fn) {
-			err = -EOPNOTSUPP;
+		if (!fn)
 			goto out;
-		}
 	}
 
+	err = -ENOMEM;
 	exp = nf_ct_expect_alloc(master);
-	if (!exp) {
-		err = -ENOMEM;
+	if (!exp)
 		goto out;
-	}
-	exp->flags = tb[NF_CKPT_EXP_A_FLAGS] ?
-		     nla_get_u32(tb[NF_CKPT_EXP_A_FLAGS]) & NF_CT_EXPECT_MASK : 0;
+	nf_ckpt_exp_fill(exp, tb, family);
 	exp->class = class;
 	exp->master = master;
 	write_pnet(&exp->net, nf_ct_net(master));
@@ -921,20 +1044,10 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 #endif
 	exp->expectfn = fn ? fn->expectfn : NULL;
 	rcu_assign_pointer(exp->helper, helper);
+	rcu_assign_pointer(exp->assign_helper, assign);
 	exp->tuple = tuple;
 	exp->mask.src.u3 = mask.src.u3;
 	exp->mask.src.u.all = mask.src.u.all;
-	if (tb[NF_CKPT_EXP_A_SAVED_ADDR] &&
-	    nla_len(tb[NF_CKPT_EXP_A_SAVED_ADDR]) <= sizeof(exp->saved_addr)) {
-		nla_memcpy(&exp->saved_addr, tb[NF_CKPT_EXP_A_SAVED_ADDR],
-			   sizeof(exp->saved_addr));
-		if (tb[NF_CKPT_EXP_A_SAVED_PORT])
-			exp->saved_proto.all =
-				nla_get_be16(tb[NF_CKPT_EXP_A_SAVED_PORT]);
-		if (tb[NF_CKPT_EXP_A_DIR])
-			exp->dir = nla_get_u8(tb[NF_CKPT_EXP_A_DIR]);
-	}
-	rcu_read_unlock();
 
 	err = nf_ct_expect_related_report(exp, 0, 0, 0);
 	if (!err && tb[NF_CKPT_EXP_A_TIMEOUT_MS]) {
@@ -945,7 +1058,6 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 		spin_unlock_bh(&nf_conntrack_expect_lock);
 	}
 	nf_ct_expect_put(exp);
-	return err;
 out:
 	rcu_read_unlock();
 	return err;
@@ -990,6 +1102,12 @@ static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
 
 /* The run ----------------------------------------------------------- */
 
+static int nf_ckpt_restore_resched(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current) ? -EINTR : 0;
+}
+
 int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
 			struct nf_ckpt_restore_stats *st)
 {
@@ -1003,6 +1121,19 @@ int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
 	size_t i;
 	int err;
 
+	/* The store's shape checks use copies of these. */
+	BUILD_BUG_ON(NF_CKPT_HELPER_NAME_LEN != NF_CT_HELPER_NAME_LEN);
+	BUILD_BUG_ON(NF_CKPT_EXPECT_CLASSES != NF_CT_MAX_EXPECT_CLASSES);
+	BUILD_BUG_ON(NF_CKPT_WSCALE_MAX != TCP_MAX_WSCALE);
+	BUILD_BUG_ON(NF_CKPT_HELPER_DATA_MAX !=
+		     sizeof_field(struct nf_conn_help, data));
+
+	/*
+	 * Per netns: a container's restore, however long, keeps no other
+	 * netns waiting.
+	 */
+	if (mutex_lock_killable(&r.cn->restore_lock))
+		return -EINTR;
 	err = nf_ckpt_store_walk(net, nf_ckpt_restore_cb, &r);
 
 	/* Children whose master came later in ID order. */
@@ -1012,15 +1143,16 @@ int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
 					   nf_ckpt_restore_cb, &r);
 		if (err == -ENOENT)
 			err = 0;	/* forgotten meanwhile */
-		cond_resched();
+		err = err ?: nf_ckpt_restore_resched();
 	}
 	for (i = 0; !err && i < r.expects.n; i++) {
 		err = nf_ckpt_store_lookup(net, r.expects.ids[i],
 					   nf_ckpt_restore_expects_cb, &r);
 		if (err == -ENOENT)
 			err = 0;
-		cond_resched();
+		err = err ?: nf_ckpt_restore_resched();
 	}
+	mutex_unlock(&r.cn->restore_lock);
 
 	nf_ckpt_idlist_free(&r.deferred);
 	nf_ckpt_idlist_free(&r.expects);

@@ -47,9 +47,6 @@
 /* struct nf_ckpt_rec keeps the payload length in a u16. */
 static_assert(NF_CKPT_MAX_PAYLOAD <= U16_MAX);
 
-/* Lifetimes beyond 2^42 ms (139 years) are clamped. */
-#define NF_CKPT_MAX_MS		BIT_ULL(42)
-
 static spinlock_t nf_ckpt_locks[1 << NF_CKPT_LOCK_BITS];
 static struct kmem_cache *nf_ckpt_conn_cache __read_mostly;
 static unsigned int nf_ckpt_net_id __read_mostly;
@@ -76,12 +73,6 @@ static spinlock_t *nf_ckpt_lock(const struct net *net, u64 id)
 
 #define nf_ckpt_rec_locked(c, i, lock) \
 	rcu_dereference_protected((c)->rec[i], lockdep_is_held(lock))
-
-static u64 nf_ckpt_ms_to_jiffies(u64 ms)
-{
-	ms = min_t(u64, ms, NF_CKPT_MAX_MS);
-	return max_t(u64, nsecs_to_jiffies64(ms * NSEC_PER_MSEC), 1);
-}
 
 /* Limits ------------------------------------------------------------- */
 
@@ -363,7 +354,7 @@ static int nf_ckpt_publish(struct net *net, u64 id, struct nf_ckpt_rec *r,
 	}
 	spin_unlock_bh(lock);
 
-	nf_ckpt_note_id(id);
+	nf_ckpt_note_id(cn, id);
 	nf_ckpt_notify_put(net, id, r);
 	rcu_read_unlock();
 
@@ -659,6 +650,12 @@ int nf_ckpt_snapshot_ids(struct net *net, u64 **idsp, size_t *np)
 				break;
 			}
 			ids[n++] = c->id;
+			/* Seen twice across a resize: sorted out below. */
+			if (!(n % 1024)) {
+				rhashtable_walk_stop(&iter);
+				cond_resched();
+				rhashtable_walk_start(&iter);
+			}
 		}
 		rhashtable_walk_stop(&iter);
 		rhashtable_walk_exit(&iter);
@@ -931,6 +928,7 @@ static int __net_init nf_ckpt_net_init(struct net *net)
 	cn->net = net;
 	/* A container's root may load records: it gets a share only. */
 	cn->capped = net->user_ns != &init_user_ns;
+	atomic64_set(&cn->highest, 0);
 	cn->stats = alloc_percpu(struct nf_ckpt_pcpu_stats);
 	if (!cn->stats)
 		return -ENOMEM;

@@ -261,7 +261,7 @@ static int nf_ckpt_fill_status(struct sk_buff *skb, struct net *net)
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_INSTANCE,
 			    nf_ckpt_store_instance()) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_HIGHEST_ID,
-			    nf_ckpt_store_highest_id()) ||
+			    nf_ckpt_store_highest_id(net)) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_CONNECTIONS, st.conns) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_RECORDS, st.records) ||
 	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_BYTES, st.bytes) ||

@@ -11,7 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
-#include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/random.h>
 
 #include "store.h"
@@ -42,14 +42,15 @@ MODULE_PARM_DESC(netns_max_records,
 		 "Records a container's netns may hold; 0: no share (default 524288)");
 
 static u64 nf_ckpt_instance_id __ro_after_init;
-static atomic64_t nf_ckpt_highest = ATOMIC64_INIT(0);
 
 /*
- * The restorer slot.  The mutex is held across a restore, so unregistering
- * waits for a restore in progress; the module reference keeps the
- * restorer's code in place for the duration of the call.
+ * The restorer slot.  Restores hold the semaphore for reading, so that
+ * those of different netns run side by side (the restorer serialises
+ * those of one netns itself) and unregistering waits for every restore in
+ * progress; the module reference keeps the restorer's code in place for
+ * the duration of the call.
  */
-static DEFINE_MUTEX(nf_ckpt_restorer_lock);
+static DECLARE_RWSEM(nf_ckpt_restorer_sem);
 static const struct nf_ckpt_restorer *nf_ckpt_restorer;
 
 u64 nf_ckpt_store_instance(void)
@@ -58,22 +59,52 @@ u64 nf_ckpt_store_instance(void)
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_instance);
 
-u64 nf_ckpt_store_highest_id(void)
+/*
+ * IDs ------------------------------------------------------------------
+ *
+ * One counter per netns: what a container loads into its own store moves
+ * its own counter and nobody else's.  The counter only moves forward, to
+ * IDs up to NF_CKPT_ID_TRACK_MAX, so it can never wrap.
+ */
+u64 nf_ckpt_store_highest_id(struct net *net)
 {
-	return atomic64_read(&nf_ckpt_highest);
+	return atomic64_read(&nf_ckpt_pernet(net)->highest);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_highest_id);
 
-void nf_ckpt_note_id(u64 id)
+void nf_ckpt_note_id(struct nf_ckpt_net *cn, u64 id)
 {
-	s64 cur = atomic64_read(&nf_ckpt_highest);
+	s64 cur = atomic64_read(&cn->highest);
 
 	if (id > NF_CKPT_ID_TRACK_MAX)
 		return;
 	while ((u64)cur < id)
-		if (atomic64_try_cmpxchg(&nf_ckpt_highest, &cur, id))
+		if (atomic64_try_cmpxchg(&cn->highest, &cur, id))
 			break;
 }
+
+void nf_ckpt_store_id_seen(struct net *net, u64 id)
+{
+	nf_ckpt_note_id(nf_ckpt_pernet(net), id);
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_id_seen);
+
+u64 nf_ckpt_store_id_alloc(struct net *net)
+{
+	atomic64_t *highest = &nf_ckpt_pernet(net)->highest;
+	s64 cur = atomic64_read(highest), id;
+
+	do {
+		id = cur + 1;
+		/* Low word zero: never issued (see nf_ckpt_ct's labels). */
+		if (!lower_32_bits(id))
+			id++;
+		if ((u64)id > NF_CKPT_ID_TRACK_MAX)
+			return 0;
+	} while (!atomic64_try_cmpxchg(highest, &cur, id));
+	return id;
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_id_alloc);
 
 int nf_ckpt_store_register_restorer(const struct nf_ckpt_restorer *r)
 {
@@ -81,22 +112,22 @@ int nf_ckpt_store_register_restorer(const struct nf_ckpt_restorer *r)
 
 	if (!r || !r->restore)
 		return -EINVAL;
-	mutex_lock(&nf_ckpt_restorer_lock);
+	down_write(&nf_ckpt_restorer_sem);
 	if (nf_ckpt_restorer)
 		err = -EBUSY;
 	else
 		WRITE_ONCE(nf_ckpt_restorer, r);
-	mutex_unlock(&nf_ckpt_restorer_lock);
+	up_write(&nf_ckpt_restorer_sem);
 	return err;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_register_restorer);
 
 void nf_ckpt_store_unregister_restorer(const struct nf_ckpt_restorer *r)
 {
-	mutex_lock(&nf_ckpt_restorer_lock);
+	down_write(&nf_ckpt_restorer_sem);
 	if (nf_ckpt_restorer == r)
 		WRITE_ONCE(nf_ckpt_restorer, NULL);
-	mutex_unlock(&nf_ckpt_restorer_lock);
+	up_write(&nf_ckpt_restorer_sem);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_unregister_restorer);
 
@@ -105,7 +136,7 @@ bool nf_ckpt_restorer_present(void)
 	return READ_ONCE(nf_ckpt_restorer);
 }
 
-/* Restores are serialized, across all netns. */
+/* Restores of different netns do not wait for each other. */
 int nf_ckpt_call_restorer(struct net *net, u32 flags,
 			  struct nf_ckpt_restore_stats *st,
 			  struct netlink_ext_ack *extack)
@@ -113,16 +144,16 @@ int nf_ckpt_call_restorer(struct net *net, u32 flags,
 	const struct nf_ckpt_restorer *r;
 	int err;
 
-	mutex_lock(&nf_ckpt_restorer_lock);
+	down_read(&nf_ckpt_restorer_sem);
 	r = nf_ckpt_restorer;
 	if (!r || !try_module_get(r->owner)) {
-		mutex_unlock(&nf_ckpt_restorer_lock);
+		up_read(&nf_ckpt_restorer_sem);
 		NL_SET_ERR_MSG(extack, "nf_ckpt_ct is not loaded");
 		return -EOPNOTSUPP;
 	}
 	err = r->restore(net, flags, st, extack);
 	module_put(r->owner);
-	mutex_unlock(&nf_ckpt_restorer_lock);
+	up_read(&nf_ckpt_restorer_sem);
 	return err;
 }
 

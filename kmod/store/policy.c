@@ -19,19 +19,6 @@
 
 #include "store.h"
 
-/*
- * Kernel constants the store must not include conntrack headers for:
- * NF_CT_HELPER_NAME_LEN, NF_CT_MAX_EXPECT_CLASSES, the last value of
- * enum tcp_bit_set (TCP_NONE_SET) and TCP_MAX_WSCALE.
- */
-#define NF_CKPT_HELPER_NAME_LEN		16
-#define NF_CKPT_EXPECTFN_NAME_LEN	64
-#define NF_CKPT_EXPECT_CLASSES		4
-#define NF_CKPT_TCP_INDEX_MAX		5
-#define NF_CKPT_WSCALE_MAX		14
-/* An upper bound for the helper's private area (struct nf_conn_help). */
-#define NF_CKPT_HELPER_DATA_MAX		32
-
 static int nf_ckpt_validate_addr(const struct nlattr *attr,
 				 struct netlink_ext_ack *extack)
 {
@@ -186,6 +173,8 @@ const struct nla_policy nf_ckpt_exp_policy[NF_CKPT_EXP_A_MAX + 1] = {
 	[NF_CKPT_EXP_A_SAVED_ADDR]	= NF_CKPT_POLICY_ADDR,
 	[NF_CKPT_EXP_A_SAVED_PORT]	= { .type = NLA_BE16 },
 	[NF_CKPT_EXP_A_PROTO]		= { .type = NLA_U8 },
+	[NF_CKPT_EXP_A_ASSIGN_HELPER]	= { .type = NLA_NUL_STRING,
+					    .len = NF_CKPT_HELPER_NAME_LEN - 1 },
 };
 EXPORT_SYMBOL_GPL(nf_ckpt_exp_policy);
 

@@ -92,6 +92,7 @@ struct nf_ckpt_net {
 	struct net				*net;
 	atomic_long_t				used_records;
 	atomic_long_t				used_bytes;
+	atomic64_t				highest;	/* main.c: IDs */
 	bool					capped;	/* netns_max_* */
 	struct delayed_work			reap_work;
 	struct rhashtable_iter			reap_iter;	/* reaper only */
@@ -122,7 +123,7 @@ enum {
 	NF_CKPT_FULL_STORE = 1,
 	NF_CKPT_FULL_NETNS,
 };
-void nf_ckpt_note_id(u64 id);
+void nf_ckpt_note_id(struct nf_ckpt_net *cn, u64 id);
 bool nf_ckpt_restorer_present(void);
 int nf_ckpt_call_restorer(struct net *net, u32 flags,
 			  struct nf_ckpt_restore_stats *st,

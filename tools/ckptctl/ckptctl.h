@@ -88,7 +88,7 @@ struct tcp_dir {
 struct expect {
 	struct tuple tuple, mask;
 	uint32_t class, flags;
-	char helper[16], fn[32];
+	char helper[16], assign_helper[16], fn[32];
 	uint64_t timeout_ms;
 	uint8_t dir;
 	bool saved;

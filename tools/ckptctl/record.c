@@ -320,6 +320,8 @@ static void parse_expect_item(const struct nlattr *nest, struct expect *e)
 	get_u32(tb.a[NF_CKPT_EXP_A_CLASS], &e->class);
 	get_u32(tb.a[NF_CKPT_EXP_A_FLAGS], &e->flags);
 	get_str(tb.a[NF_CKPT_EXP_A_HELPER], e->helper, sizeof(e->helper));
+	get_str(tb.a[NF_CKPT_EXP_A_ASSIGN_HELPER], e->assign_helper,
+		sizeof(e->assign_helper));
 	get_str(tb.a[NF_CKPT_EXP_A_FN], e->fn, sizeof(e->fn));
 	get_u64(tb.a[NF_CKPT_EXP_A_TIMEOUT_MS], &e->timeout_ms);
 	get_u8(tb.a[NF_CKPT_EXP_A_DIR], &e->dir);
@@ -608,6 +610,8 @@ void conn_print_detail(FILE *f, const struct conn *c)
 					e->class, e->flags, e->timeout_ms,
 					e->helper[0] ? e->helper : "-",
 					e->fn[0] ? e->fn : "-");
+				if (e->assign_helper[0])
+					fprintf(f, " assign=%s", e->assign_helper);
 				if (e->saved)
 					fprintf(f, " saved=%s:%u",
 						addr_str(c->family, e->saved_addr, a),
@@ -736,6 +740,7 @@ static void detail_json(struct json *j, const struct conn *c)
 		json_u64(j, "flags", e->flags);
 		json_u64(j, "timeout_ms", e->timeout_ms);
 		json_str(j, "helper", e->helper);
+		json_str(j, "assign_helper", e->assign_helper);
 		json_str(j, "fn", e->fn);
 		json_obj_close(j);
 	}

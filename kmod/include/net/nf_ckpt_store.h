@@ -10,6 +10,8 @@
 #define _NET_NF_CKPT_STORE_H
 
 #include <linux/types.h>
+#include <linux/jiffies.h>
+#include <linux/math64.h>
 #include <linux/netlink.h>
 #include <linux/module.h>
 #include <uapi/linux/nf_ckpt.h>
@@ -20,12 +22,41 @@ struct net;
 #define NF_CKPT_MAX_PAYLOAD	4096
 
 /*
- * The ID counter, which all namespaces share, only ever moves past IDs up
- * to this one.  Higher IDs can still be stored (LOAD, or a label someone
- * else wrote), but they do not count: pushed to U64_MAX, the counter would
- * wrap and hand out the same IDs again (every new conntrack got ID 1).
+ * The ID counter of a netns only ever moves past IDs up to this one.
+ * Higher IDs can still be stored (LOAD, or a label someone else wrote),
+ * but they do not count: pushed to U64_MAX, the counter would wrap and
+ * hand out the same IDs again (every new conntrack got ID 1).  A netns
+ * whose counter reached it gets no more IDs.
  */
 #define NF_CKPT_ID_TRACK_MAX	(U64_MAX >> 1)
+
+/*
+ * Bounds the store's shape checks apply, copies of conntrack's own
+ * (nf_ckpt_store does not depend on nf_conntrack; nf_ckpt_ct checks them
+ * against the real ones with BUILD_BUG_ON).
+ */
+#define NF_CKPT_HELPER_NAME_LEN		16	/* NF_CT_HELPER_NAME_LEN */
+#define NF_CKPT_EXPECT_CLASSES		4	/* NF_CT_MAX_EXPECT_CLASSES */
+#define NF_CKPT_WSCALE_MAX		14	/* TCP_MAX_WSCALE */
+#define NF_CKPT_HELPER_DATA_MAX		32	/* nf_conn_help's data[] */
+/* The last of conntrack's enum tcp_bit_set (TCP_NONE_SET), private to it. */
+#define NF_CKPT_TCP_INDEX_MAX		5
+#define NF_CKPT_EXPECTFN_NAME_LEN	64
+
+/*
+ * Milliseconds of a record (whatever a LOAD brought) as jiffies, for the
+ * store's lifetimes and for conntrack's timeouts alike: capped at
+ * INT_MAX, as conntrack and expectation timeouts are compared as s32
+ * (and __nf_ct_set_timeout() caps at INT_MAX too).  99 days at HZ=250.
+ */
+static inline u64 nf_ckpt_ms_to_jiffies(u64 ms)
+{
+	u64 secs = div_u64(ms, MSEC_PER_SEC);
+
+	if (secs >= INT_MAX / HZ)
+		return INT_MAX;
+	return secs * HZ + msecs_to_jiffies(ms - secs * MSEC_PER_SEC);
+}
 
 /* A record as a reader sees it: valid for the duration of the callback. */
 struct nf_ckpt_rec_view {
@@ -77,8 +108,19 @@ int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg);
 /* Random at store load; identifies the store instance. */
 u64 nf_ckpt_store_instance(void);
 
-/* Highest connection ID ever put or loaded, in any netns. */
-u64 nf_ckpt_store_highest_id(void);
+/*
+ * Connection IDs, one counter per netns, owned by the store so that they
+ * outlive nf_ckpt_ct.  Unique within a netns; nothing one netns puts or
+ * loads moves the counter of another.
+ *
+ * The highest ID put, loaded, allocated or seen in net (up to
+ * NF_CKPT_ID_TRACK_MAX).
+ */
+u64 nf_ckpt_store_highest_id(struct net *net);
+/* A fresh ID of net, never with a zero low word; 0 when exhausted. */
+u64 nf_ckpt_store_id_alloc(struct net *net);
+/* IDs handed out in net from now on are above id.  Any context. */
+void nf_ckpt_store_id_seen(struct net *net, u64 id);
 
 /* Result of a restore, reported to userspace as NF_CKPT_A_RESTORE. */
 struct nf_ckpt_restore_stats {

@@ -109,7 +109,8 @@
  *           NF_CKPT_EXP_A_MASK        nest  NF_CKPT_TUPLE_A_*
  *           NF_CKPT_EXP_A_CLASS       u32
  *           NF_CKPT_EXP_A_FLAGS       u32   NF_CT_EXPECT_* bits
- *           NF_CKPT_EXP_A_HELPER      string
+ *           NF_CKPT_EXP_A_HELPER      string the master's helper (exp->helper);
+ *                                           a restore refuses any other
  *           NF_CKPT_EXP_A_FN          string expectfn name
  *           NF_CKPT_EXP_A_TIMEOUT_MS  u64
  *           NF_CKPT_EXP_A_DIR         u8    NAT direction
@@ -117,9 +118,13 @@
  *           NF_CKPT_EXP_A_SAVED_PORT  be16
  *           NF_CKPT_EXP_A_PROTO       u8    L4 protocol of the expected
  *                                           connection (absent: the master's)
+ *           NF_CKPT_EXP_A_ASSIGN_HELPER string helper the expected connection
+ *                                           gets (exp->assign_helper: H.323,
+ *                                           SIP REGISTER)
  *   NF_CKPT_A_STATUS                  nest
  *     NF_CKPT_STAT_A_INSTANCE         u64   random, chosen at store load
- *     NF_CKPT_STAT_A_HIGHEST_ID       u64   highest ID ever stored, any netns
+ *     NF_CKPT_STAT_A_HIGHEST_ID       u64   highest ID stored or handed out
+ *                                           (this netns: IDs are per netns)
  *                                           (IDs above 2^63 - 1 not counted)
  *     NF_CKPT_STAT_A_CONNECTIONS      u64   distinct IDs (this netns)
  *     NF_CKPT_STAT_A_RECORDS          u64   (this netns)
@@ -384,6 +389,7 @@ enum nf_ckpt_exp_attrs {
 	NF_CKPT_EXP_A_SAVED_ADDR,
 	NF_CKPT_EXP_A_SAVED_PORT,
 	NF_CKPT_EXP_A_PROTO,
+	NF_CKPT_EXP_A_ASSIGN_HELPER,
 
 	__NF_CKPT_EXP_A_MAX
 };
