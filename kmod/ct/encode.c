@@ -239,7 +239,7 @@ int nf_ckpt_encode_base(struct nf_ckpt_msg *m, const struct nf_conn *ct,
 			return -EMSGSIZE;
 	}
 	if (nf_ckpt_put_u64(m, NF_CKPT_BASE_A_TIMEOUT_MS,
-			    jiffies_to_msecs(nf_ckpt_ct_timeout_left(ct))))
+			    jiffies64_to_msecs(nf_ckpt_ct_timeout_left(ct))))
 		return -EMSGSIZE;
 	if ((status & IPS_SRC_NAT) &&
 	    nf_ckpt_encode_nat(m, NF_CKPT_BASE_A_NAT_SRC, ct, true))
@@ -442,7 +442,7 @@ static int nf_ckpt_encode_exp(struct nf_ckpt_msg *m, const struct nf_conn *ct,
 	    nf_ckpt_put_u32(m, NF_CKPT_EXP_A_FLAGS,
 			    READ_ONCE(exp->flags) & NF_CT_EXPECT_MASK) ||
 	    nf_ckpt_put_u64(m, NF_CKPT_EXP_A_TIMEOUT_MS,
-			    jiffies_to_msecs(max(left, 0))))
+			    jiffies64_to_msecs(max(left, 0))))
 		return -EMSGSIZE;
 
 	helper = rcu_dereference(exp->helper);

@@ -200,7 +200,7 @@ static int nf_ckpt_encode_layer(struct nf_ckpt_msg *m, struct nf_conn *ct,
 static u8 nf_ckpt_write(struct nf_ckpt_ct_net *cn, struct nf_conn *ct, u64 id,
 			u8 todo, u8 present)
 {
-	u64 expires_ms = jiffies_to_msecs(nf_ckpt_expires_jiffies(ct));
+	u64 expires_ms = jiffies64_to_msecs(nf_ckpt_expires_jiffies(ct));
 	struct net *net = cn->net;
 	struct nf_ckpt_msg m;
 	u64 master_id = 0;
