@@ -245,13 +245,9 @@ static bool nf_ckpt_relearn_segment(const struct nf_ckpt_conn *c,
 	struct ip_ct_tcp_state *receiver = &ct->proto.tcp.seen[!dir];
 	u32 end = nf_ckpt_tcp_end(skb, dataoff, th);
 	u32 ack = ntohl(th->ack_seq), sack = ack, swin;
-	bool done = false;
+	bool done;
 
 	spin_lock_bh(&ct->lock);
-	if (sender->td_maxwin && receiver->td_maxwin) {
-		done = true;
-		goto out;
-	}
 	if (sender->td_maxwin || !receiver->td_maxwin)
 		goto out;
 
@@ -272,6 +268,8 @@ static bool nf_ckpt_relearn_segment(const struct nf_ckpt_conn *c,
 			sender->td_maxend = sender->td_end + sender->td_maxwin;
 	}
 out:
+	/* Either re-learnt here or by tcp_in_window() earlier. */
+	done = sender->td_maxwin && receiver->td_maxwin;
 	spin_unlock_bh(&ct->lock);
 	return done;
 }
