@@ -18,12 +18,14 @@
 # re-learns the client's direction of each.  Then:
 #   1-2. flows "sum", "doff": the server side sends a segment with a bad
 #        TCP checksum / a data offset beyond the segment (both INVALID to
-#        conntrack) acknowledging 1 GiB beyond anything the client sent;
-#        then a valid segment acknowledging 512 MiB beyond must still be
-#        dropped ("ACK is over upper bound"), and the flow still work
-#        (data from the server, the client's ACK of it);
+#        conntrack) acknowledging 1000 bytes the client never sent (within
+#        the restored window: only the validity checks can stop it); then
+#        the server's data (re-learning its direction) and a valid segment
+#        acknowledging 500 bytes the client never sent: it must be dropped
+#        ("ACK is over upper bound"), and the client's ACK of the data pass;
 #   3-4. flow "far": the same with a valid segment acknowledging 1 GiB
-#        beyond: it is dropped itself, and so is the 512 MiB one after it;
+#        beyond the restored window: it is dropped itself (only the bound
+#        can stop it), and so is the 500-byte one after it;
 #   5.   a fresh connection (SYN_SENT, not restored) hit by a server-side
 #        ACK 1 GiB beyond its SYN before the SYN/ACK: the handshake
 #        completes (the client's ACK arrives, conntrack ESTABLISHED);
@@ -50,7 +52,6 @@ HELPER=$NFCKPT_ROOT/selftests/nf_ckpt_relearn_trust.py
 # after the handshake must not reach the store.
 CT_PARAMS=(update_interval_ms=3600000)
 GIB=$((1 << 30))
-HALF=$((1 << 29))
 # Client port, server port, client and server initial sequence numbers.
 declare -A CP=([sum]=40001 [doff]=40002 [far]=40003 [keep]=40004 [off]=40005 [fresh]=40010)
 declare -A SP=([sum]=7001 [doff]=7002 [far]=7003 [keep]=7004 [off]=7005 [fresh]=7010)
@@ -167,29 +168,30 @@ for f in sum doff far; do
 done
 
 # ---------------------------------------------------------------- 1-4
-# spoofed FLOW OPTS: the server side acknowledges 1 GiB beyond the client;
-# sets spoof (its fate); then survives FLOW: a valid 512 MiB one dropped,
-# the flow still working.
+# spoofed FLOW AHEAD OPTS: the server side acknowledges AHEAD bytes the
+# client never sent; sets spoof (its fate).  survives FLOW: the server's
+# data passes (and re-learns its direction), an ACK 500 bytes ahead is
+# dropped, the client's ACK of the data passes.
 spoofed() {
-	seg "$1" s 1 $((1 + GIB)) A 0 "${@:2}"
+	seg "$1" s 1 $((1 + $2)) A 0 "${@:3}"
 	spoof=$got
 }
 survives() {
 	local f=$1
-	seg_expect lost "$f" s 1 $((1 + HALF)) A 0 &&
-		seg_expect arrived "$f" s 1 1 PA 100 &&
+	seg_expect arrived "$f" s 1 1 PA 100 &&
+		seg_expect lost "$f" s 101 501 A 0 &&
 		seg_expect arrived "$f" c 1 101 A 0
 }
-spoofed sum badsum
-check "1: after a bad-checksum segment ACKing 1 GiB ahead ($spoof), an ACK 512 MiB ahead is still dropped and the restored flow works" \
+spoofed sum 1000 badsum
+check "1: after a bad-checksum segment ACKing 1000 bytes ahead ($spoof), an ACK 500 bytes ahead is still dropped and the restored flow works" \
 	survives sum
-spoofed doff doff=15
-check "2: after a truncated segment (doff 15) ACKing 1 GiB ahead ($spoof), an ACK 512 MiB ahead is still dropped and the restored flow works" \
+spoofed doff 1000 doff=15
+check "2: after a truncated segment (doff 15) ACKing 1000 bytes ahead ($spoof), an ACK 500 bytes ahead is still dropped and the restored flow works" \
 	survives doff
-spoofed far
+spoofed far "$GIB"
 check "3: a valid segment ACKing 1 GiB beyond the restored window is dropped" \
 	test "$spoof" = lost
-check "4: after it, an ACK 512 MiB ahead is still dropped and the restored flow works" \
+check "4: after it, an ACK 500 bytes ahead is still dropped and the restored flow works" \
 	survives far
 
 # ---------------------------------------------------------------- 5
