@@ -232,7 +232,7 @@ void nf_ckpt_relearn_init(void);
 void nf_ckpt_relearn_net_init(struct nf_ckpt_ct_net *cn);
 /*
  * A restore has just inserted ct (any protocol): a TCP one is marked for
- * relearn.c's help, the only conntracks it ever touches.  Sleeps not.
+ * relearn.c's help, the only conntracks it ever touches.  Does not sleep.
  */
 void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
 unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
