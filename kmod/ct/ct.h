@@ -116,11 +116,19 @@ struct nf_ckpt_conn {
 	u8			flags;		/* NF_CKPT_CONN_* */
 	u8			layers;		/* BIT(layer): in the store */
 	struct nf_ckpt_fp	fp;		/* as last written */
+	/*
+	 * NF_CKPT_CONN_RELEARN: the TCP window a restore gave the conntrack,
+	 * per direction (relearn.c), written before the flag is set.
+	 */
+	u32			relearn_end[IP_CT_DIR_MAX];
+	u32			relearn_maxend[IP_CT_DIR_MAX];
 	struct rcu_head		rcu;
 };
 
 #define NF_CKPT_CONN_WRITTEN	BIT(0)	/* fp and layers are valid */
 #define NF_CKPT_CONN_ENDED	BIT(1)	/* closed: records forgotten */
+/* Re-created by a restore, a direction of it not re-learnt yet. */
+#define NF_CKPT_CONN_RELEARN	BIT(2)
 
 struct nf_ckpt_ct_net {
 	struct net		*net;
@@ -222,8 +230,11 @@ bool nf_ckpt_helper_data_valid(const struct nf_conntrack_helper *helper,
 /* relearn.c: help conntrack re-learn restored TCP windows */
 void nf_ckpt_relearn_init(void);
 void nf_ckpt_relearn_net_init(struct nf_ckpt_ct_net *cn);
-/* TCP conntracks were restored in cn's netns. */
-void nf_ckpt_relearn_start(struct nf_ckpt_ct_net *cn);
+/*
+ * A restore has just inserted ct (any protocol): a TCP one is marked for
+ * relearn.c's help, the only conntracks it ever touches.  Does not sleep.
+ */
+void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
 unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
 				  const struct nf_hook_state *state);
 

@@ -312,7 +312,9 @@ static void nf_ckpt_sync(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
 		WRITE_ONCE(c->next_refresh,
 			   now + nf_ckpt_interval_jiffies());
 	WRITE_ONCE(c->expires, now + nf_ckpt_expires_jiffies(ct));
-	WRITE_ONCE(c->flags, NF_CKPT_CONN_WRITTEN);
+	/* relearn.c's mark outlives the writes. */
+	WRITE_ONCE(c->flags, (c->flags & NF_CKPT_CONN_RELEARN) |
+		   NF_CKPT_CONN_WRITTEN);
 out:
 	spin_unlock_bh(&c->lock);
 }

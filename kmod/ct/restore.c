@@ -828,8 +828,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 				      (test_bit(IPS_ASSURED_BIT, &ct->status) ?
 				       1 << IPCT_ASSURED : 0),
 				      ct, 0, 0);
-	if (nf_ct_protonum(ct) == IPPROTO_TCP)
-		nf_ckpt_relearn_start(nf_ckpt_ct_pernet(r->net));
+	nf_ckpt_relearn_restored(nf_ckpt_ct_pernet(r->net), ct);
 	nf_ct_put(ct);
 	/* In the table now: helper unregistration finds it there. */
 	if (pin)
