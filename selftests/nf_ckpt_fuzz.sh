@@ -33,7 +33,9 @@ require_cmd python3 setpriv unshare conntrack
 [[ -x $CKPTCTL ]] || ktap_skip_all "ckptctl not built: make tools"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-FUZZ="$HERE/nf_ckpt_fuzz.py"
+# nobody and a user namespace's root run the fuzzer
+reachable_copies "$HERE/nf_ckpt_fuzz.py"
+FUZZ="$REACH/nf_ckpt_fuzz.py"
 
 if [[ ${NFCKPT_STRESS:-0} == 1 ]]; then
 	N_PRIV=100000 N_NOBODY=10000 N_USERNS=5000 N_RESTORE=2000
