@@ -70,7 +70,7 @@ from nf_ckpt_fuzz import (  # noqa: E402
     SEQ_REPLY, T_DPORT, T_DST, T_ICMP_CODE, T_ICMP_ID, T_ICMP_TYPE,
     T_SPORT, T_SRC, TCP_ORIG, TCP_REPLY, TCP_STATE, Violation, W_END,
     W_FLAGS, W_MAXACK, W_MAXEND, W_MAXWIN, W_WSCALE, be16, err_of, genlhdr,
-    nest, nla, nlmsg, rec_attr, resolve_family, split_msgs, u8, u16, u32,
+    nest, nla, nlmsg, parse_last, rec_attr, resolve_family, split_msgs, u8, u16, u32,
     u64)
 
 E_ASSIGN = 13                   # NF_CKPT_EXP_A_ASSIGN_HELPER
@@ -128,8 +128,9 @@ def ones(r, *bits):
 
 
 class Gen:
-    def __init__(self, r):
+    def __init__(self, r, assign=True):
         self.r = r
+        self.assign = assign        # NF_CKPT_EXP_A_ASSIGN_HELPER known
 
     # -- addresses and tuples
     def addr(self, fam, lo=False):
@@ -281,7 +282,8 @@ class Gen:
             return nest(L4_TCP, *parts)
         if kind == L4_SCTP:
             bad = lambda: r.choice([0, 1]) if r.random() < 0.93 else r.choice([2, 255])
-            parts = [u8(S_STATE, r.choice([4, 4, r.randint(0, 8), r.randint(0, 9)])),
+            state = 9 if r.random() < 0.08 else r.choice([4, 4, r.randint(0, 8)])
+            parts = [u8(S_STATE, state),
                      nla(S_VTAG_O, struct.pack(">I", r.getrandbits(32))),
                      nla(S_VTAG_R, struct.pack(">I", r.getrandbits(32))),
                      u8(S_INIT_O, bad()), u8(S_INIT_R, bad()),
@@ -306,7 +308,7 @@ class Gen:
         r = self.r
         parts = [nla(H_NAME, name.encode() + b"\0")]
         n = AREA.get(name)
-        if r.random() < 0.2:
+        if r.random() < 0.1:
             n = r.choice([1, 12, 16, 24, 32, r.randint(1, 32)])
         if n is not None and r.random() < 0.9:
             data = bytearray(r.getrandbits(8) for _ in range(n))
@@ -351,7 +353,7 @@ class Gen:
                 parts.append(nla(E_HELPER, helper.encode() + b"\0"))
             elif k < 0.85:
                 parts.append(nla(E_HELPER, self.helper_name(p).encode() + b"\0"))
-            if r.random() < 0.25:
+            if r.random() < 0.25 and self.assign:
                 parts.append(nla(E_ASSIGN, self.helper_name(p).encode() + b"\0"))
             if r.random() < 0.4:
                 parts.append(nla(E_FN, r.choice(FNS).encode() + b"\0"))
@@ -373,7 +375,7 @@ class Gen:
         if r.random() < 0.85:
             recs.append((L_L4, self.l4(proto)))
         helper = None
-        if r.random() < 0.35:
+        if r.random() < 0.45:
             helper = self.helper_name(proto)
             recs.append((L_HELPER, self.helper(helper)))
         if r.random() < 0.1:
@@ -467,13 +469,11 @@ PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
 def read_proc(path):
+    """The lines of a /proc file, bytes beyond ASCII kept (latin-1) for
+    the line checks to report."""
     with open(path, "rb") as f:
         data = f.read()
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        raise Violation("%s: not ASCII: %r" % (path, data[:400]))
-    return [line for line in text.split("\n") if line]
+    return [line for line in data.decode("latin-1").split("\n") if line]
 
 
 def check_ct_line(line):
@@ -530,7 +530,7 @@ class SemFuzz:
     def __init__(self, a):
         self.a = a
         self.r = random.Random(a.seed)
-        self.gen = Gen(self.r)
+        self.gen = Gen(self.r, not a.no_assign_helper)
         self.fam, _ = resolve_family()
         self.sock = NlSock()
         self.ct = NlSock(NETLINK_NETFILTER)
@@ -544,17 +544,25 @@ class SemFuzz:
         self.events = 0
         self.pk = Packets(self.r)
         self.last_conns = []
+        self.extack = ""
 
     def nseq(self):
         self.seq += 1
         return self.seq
 
     def request(self, sock, typ, payload):
+        """errno of a request; its extack message in self.extack."""
         seq = self.nseq()
         sock.send(nlmsg(typ, F_REQUEST | F_ACK, seq, payload))
         while True:
             for t, fl, s, p in split_msgs(sock.recv()):
                 if s == seq and t == NLMSG_ERROR:
+                    # error, the request's header (NETLINK_CAP_ACK), TLVs:
+                    # NLMSGERR_ATTR_MSG 1, NLMSGERR_ATTR_OFFS 2
+                    tlv = parse_last(p[20:])
+                    self.extack = tlv.get(1, b"").rstrip(b"\0").decode("ascii", "replace")
+                    if 2 in tlv and len(tlv[2]) == 4:
+                        self.extack += " (at offset %d)" % struct.unpack("<I", tlv[2])[0]
                     return err_of(p)
 
     def load(self, recs):
@@ -563,8 +571,8 @@ class SemFuzz:
         err = self.request(self.sock, self.fam, genlhdr(CMD_LOAD) + body)
         if err:
             bad = [(cid, layer, p.hex()) for cid, layer, p in recs]
-            raise Violation("LOAD of shape-valid records refused: %s; records %r"
-                            % (os.strerror(err), bad[:4]))
+            raise Violation("LOAD of shape-valid records refused: %s, \"%s\"; records %r"
+                            % (os.strerror(err), self.extack, bad))
         self.c["loads"] += 1
         self.c["records"] += len(recs)
 
@@ -616,6 +624,7 @@ class SemFuzz:
                 master = r.choice([cid, cid + 1, 1 << 40])
             crecs, desc = self.gen.conn(master)
             desc["id"] = cid
+            desc["recs"] = crecs
             conns.append(desc)
             recs += [(cid, layer, p) for layer, p in crecs]
             if any(layer == L_HELPER for layer, _ in crecs):
@@ -636,7 +645,10 @@ class SemFuzz:
         # /proc views, before any packet
         lines = read_proc("/proc/net/nf_conntrack")
         for line in lines:
-            l4, st = check_ct_line(line)
+            try:
+                l4, st = check_ct_line(line)
+            except Violation as e:
+                raise Violation("%s; %s" % (e, self.culprits(line, conns)))
             if st:
                 self.states[(l4, st)] = self.states.get((l4, st), 0) + 1
         if len(lines) > res["restored"]:
@@ -644,7 +656,10 @@ class SemFuzz:
                             % (len(lines), res["restored"], lines[:5]))
         elines = read_proc("/proc/net/nf_conntrack_expect")
         for line in elines:
-            check_exp_line(line)
+            try:
+                check_exp_line(line)
+            except Violation as e:
+                raise Violation("%s; %s" % (e, self.exp_culprits(line, conns)))
         if len(elines) > res["expects"]:
             raise Violation("%d expectations in /proc, %d restored" % (len(elines), res["expects"]))
         self.c["ct_seen"] += len(lines)
@@ -659,6 +674,46 @@ class SemFuzz:
         for line in read_proc("/proc/net/nf_conntrack_expect"):
             check_exp_line(line)
         self.c["rounds"] += 1
+
+    @staticmethod
+    def culprits(line, conns):
+        """The loaded connections whose original tuple the line shows."""
+        m = re.search(r"src=(\S+) dst=(\S+)(?: sport=(\d+) dport=(\d+))?", line)
+        if not m:
+            return "no tuple in the line"
+        out = []
+        for d in conns:
+            src, dst, sp, dp = d["t"][:4]
+            try:
+                a = [socket.inet_ntop(socket.AF_INET if len(x) == 4 else socket.AF_INET6, x)
+                     for x in (src, dst)]
+            except ValueError:
+                continue
+            if a == [m.group(1), m.group(2)] and (m.group(3) is None or
+                                                 (int(m.group(3)), int(m.group(4))) == (sp, dp)):
+                out.append("ID %d: %s" % (d["id"], " ".join("layer %d %s" % (layer, p.hex())
+                                                            for layer, p in d["recs"])))
+        return "records: " + ("; ".join(out) if out else "none found")
+
+    @staticmethod
+    def exp_culprits(line, conns):
+        """The loaded connections with an EXPECT layer holding the line's
+        addresses."""
+        m = re.search(r"src=(\S+) dst=(\S+)", line)
+        if not m:
+            return "no tuple in the line"
+        try:
+            fam = socket.AF_INET6 if ":" in m.group(1) else socket.AF_INET
+            a = [socket.inet_pton(fam, x) for x in m.groups()]
+        except OSError:
+            return "no tuple in the line"
+        out = []
+        for d in conns:
+            for layer, p in d["recs"]:
+                if layer == L_EXPECT and a[0] in p and a[1] in p:
+                    out.append("ID %d: %s" % (d["id"], " ".join("layer %d %s" % (lr, q.hex())
+                                                                for lr, q in d["recs"])))
+        return "records: " + ("; ".join(out[:3]) if out else "none found")
 
     def views(self, nct, nexp, conns):
         r = self.r
@@ -792,6 +847,8 @@ def cmd_run(argv):
     p.add_argument("--tag", default="-")
     p.add_argument("--hold", help="directory: keep the last round until DIR/release exists")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--no-assign-helper", action="store_true",
+                   help="no NF_CKPT_EXP_A_ASSIGN_HELPER (a store from before it)")
     a = p.parse_args(argv)
     if a.seed is None:
         a.seed = int.from_bytes(os.urandom(4), "little")

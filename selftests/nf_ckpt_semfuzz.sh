@@ -15,8 +15,8 @@
 # ckptctl list and show, with conntrack -E running all along; then
 # packets go through the restored flows that live on lo.  The VM runner
 # fails the run on any kernel splat.
-#   1. no helper module loaded (a container cannot make the host load
-#      one): helper records fail, expectations with them;
+#   1. no helper module loaded, and none gets loaded (a container cannot
+#      make the host load one): helper records fail, expectations too;
 #   2. the host loads the ftp, sip, irc, tftp, H.323, amanda, sane, snmp,
 #      netbios-ns and pptp helpers (and their NAT parts) first; the last
 #      round's conntracks and expectations are kept, and the helper
@@ -49,7 +49,7 @@ else
 fi
 seed=${NFCKPT_SEMFUZZ_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 
-ktap_plan 7
+ktap_plan 8
 ktap_info "seed $seed (NFCKPT_SEMFUZZ_SEED=$seed replays this test)"
 
 load_ct
@@ -99,10 +99,14 @@ semfuzz_report() {
 
 answers() { "$CKPTCTL" status >/dev/null; }
 
-info "helper modules loaded before run 1:$(loaded_helpers)"
+before=$(loaded_helpers)
+info "helper modules loaded before run 1:$before"
 semfuzz_run nohelpers "$seed" "$N_A" && rc=0 || rc=$?
 semfuzz_report "user namespace, no helper loaded by the host: $N_A records restored, every view consistent" \
 	nohelpers "$rc"
+after=$(loaded_helpers)
+info "helper modules loaded after run 1:$after"
+check "the user namespace's restores made the host load no helper module" test "$before" = "$after"
 check "the family still answers" answers
 
 missing=
