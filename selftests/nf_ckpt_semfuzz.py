@@ -342,21 +342,21 @@ class Gen:
                 r.choice([0, 0xffff])))
             parts = [tup, mask]
             if r.random() < 0.9:
-                parts.append(u32(E_CLASS, r.choice([0, 0, 1, 2, 3])))
+                parts.append(u32(E_CLASS, r.choice([0, 0, 0, 1, 2, 3])))
             if r.random() < 0.8:
                 parts.append(u32(E_FLAGS, r.choice([0, 0, 1, 2, 4, 7, r.randint(0, 7)])))
             if r.random() < 0.9:
                 parts.append(u64(E_TIMEOUT, r.choice([300000, 300000, 1, 0, 1 << 32,
                                                       (1 << 64) - 1, r.getrandbits(40)])))
             k = r.random()
-            if k < 0.6 and helper:
+            if k < 0.7 and helper:
                 parts.append(nla(E_HELPER, helper.encode() + b"\0"))
-            elif k < 0.85:
+            elif k < 0.88:
                 parts.append(nla(E_HELPER, self.helper_name(p).encode() + b"\0"))
-            if r.random() < 0.25 and self.assign:
+            if r.random() < 0.2 and self.assign:
                 parts.append(nla(E_ASSIGN, self.helper_name(p).encode() + b"\0"))
-            if r.random() < 0.4:
-                parts.append(nla(E_FN, r.choice(FNS).encode() + b"\0"))
+            if r.random() < 0.35:
+                parts.append(nla(E_FN, (FNS[0] if r.random() < 0.5 else r.choice(FNS)).encode() + b"\0"))
             if r.random() < 0.5:
                 parts += [u8(E_DIR, r.randint(0, 1)), nla(E_SADDR, self.addr(fam)),
                           be16(E_SPORT, self.port())]
