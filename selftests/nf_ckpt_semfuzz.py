@@ -44,8 +44,8 @@ every kernel view of the result and check it:
 The last line: "summary tag=... seed=... records=N loaded=L conns=C
 rounds=R restored=... existing=... failed=... fail_inval=... ...
 expects=... packets=... events=... seconds=S result=ok|violation".
-Exit 0: no violation; 1: a violation (described on the line before);
-2: setup error.
+Exit 0: no violation; 1: violations (each printed as it is found: the
+run goes on with a fresh round, up to --max-violations); 2: setup error.
 """
 import argparse
 import json
@@ -545,6 +545,7 @@ class SemFuzz:
         self.pk = Packets(self.r)
         self.last_conns = []
         self.extack = ""
+        self.violations = []
 
     def nseq(self):
         self.seq += 1
@@ -776,11 +777,20 @@ class SemFuzz:
         rounds = 0
         while self.c["records"] < self.a.records:
             rounds += 1
-            self.round(self.a.conns_per_round, rounds % self.a.views_every == 1 or
-                       self.a.views_every == 1)
+            try:
+                self.round(self.a.conns_per_round, rounds % self.a.views_every == 1 or
+                           self.a.views_every == 1)
+            except Violation as e:
+                # go on (a fresh round) to see what else is wrong, up to a point
+                self.violations.append("round %d: %s" % (rounds, e))
+                print("# VIOLATION in round %d: %s" % (rounds, e), flush=True)
+                if len(self.violations) >= self.a.max_violations:
+                    raise Violation("%d violations, stopped" % len(self.violations))
             if self.a.progress and rounds % 20 == 0:
                 print("# %d rounds, %d records, %.0f s" % (rounds, self.c["records"],
                                                            time.monotonic() - t0), flush=True)
+        if self.violations:
+            raise Violation("%d violations" % len(self.violations))
         if self.a.hold:
             self.hold(self.a.hold)
         self.request(self.sock, self.fam, genlhdr(CMD_FLUSH))
@@ -847,6 +857,8 @@ def cmd_run(argv):
     p.add_argument("--tag", default="-")
     p.add_argument("--hold", help="directory: keep the last round until DIR/release exists")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--max-violations", type=int, default=6,
+                   help="stop after this many rounds with a violation")
     p.add_argument("--no-assign-helper", action="store_true",
                    help="no NF_CKPT_EXP_A_ASSIGN_HELPER (a store from before it)")
     a = p.parse_args(argv)
@@ -871,7 +883,7 @@ def cmd_run(argv):
     try:
         secs = f.run()
     except Violation as e:
-        print("# VIOLATION in round %d: %s" % (f.c["rounds"] + 1, e), flush=True)
+        print("# VIOLATION: %s" % e, flush=True)
         rc = 1
     if ev:
         alive = ev.poll() is None
