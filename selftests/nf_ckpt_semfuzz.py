@@ -682,15 +682,15 @@ class SemFuzz:
         m = re.search(r"src=(\S+) dst=(\S+)(?: sport=(\d+) dport=(\d+))?", line)
         if not m:
             return "no tuple in the line"
+        try:
+            fam = socket.AF_INET6 if ":" in m.group(1) else socket.AF_INET
+            want = [socket.inet_pton(fam, m.group(1)), socket.inet_pton(fam, m.group(2))]
+        except OSError:
+            return "no tuple in the line"
         out = []
         for d in conns:
             src, dst, sp, dp = d["t"][:4]
-            try:
-                a = [socket.inet_ntop(socket.AF_INET if len(x) == 4 else socket.AF_INET6, x)
-                     for x in (src, dst)]
-            except ValueError:
-                continue
-            if a == [m.group(1), m.group(2)] and (m.group(3) is None or
+            if [src, dst] == want and (m.group(3) is None or
                                                  (int(m.group(3)), int(m.group(4))) == (sp, dp)):
                 out.append("ID %d: %s" % (d["id"], " ".join("layer %d %s" % (layer, p.hex())
                                                             for layer, p in d["recs"])))
