@@ -611,8 +611,11 @@ class SemFuzz:
 
     def round(self, nconns, views):
         r = self.r
-        self.request(self.sock, self.fam, genlhdr(CMD_FLUSH))
+        # conntracks first: nf_ckpt_ct records the live ones (the last
+        # round's packets made some), and must find none to record once
+        # the store is empty
         self.ct_flush()
+        self.request(self.sock, self.fam, genlhdr(CMD_FLUSH))
         conns, recs, prev = [], [], None
         for _ in range(nconns):
             cid = self.next_id
@@ -793,8 +796,8 @@ class SemFuzz:
             raise Violation("%d violations" % len(self.violations))
         if self.a.hold:
             self.hold(self.a.hold)
-        self.request(self.sock, self.fam, genlhdr(CMD_FLUSH))
         self.ct_flush()
+        self.request(self.sock, self.fam, genlhdr(CMD_FLUSH))
         return time.monotonic() - t0
 
 
