@@ -8,8 +8,9 @@
 # every class, flag, helper, assign helper and timeout, ICMP tuples that
 # do and do not invert, v4 and v6), LOADed and RESTOREd round after round
 # by root of a user namespace that nobody made (setpriv nobody, unshare
-# -Ur, then unshare -n): what a container's root can do.  After each restore every kernel
-# view of the result is read and checked: /proc/net/nf_conntrack and
+# -Ur, then unshare -n): what a container's root can do.  After each
+# restore every kernel view of the result is read and checked:
+# /proc/net/nf_conntrack and
 # nf_conntrack_expect (state and class names from the kernel's tables),
 # the RESTORE counts, conntrack -L -o extended, conntrack -L expect,
 # ckptctl list and show, with conntrack -E running all along; then
@@ -19,9 +20,9 @@
 #      make the host load one): helper records fail, expectations too;
 #   2. the host loads the ftp, sip, irc, tftp, H.323, amanda, sane, snmp,
 #      netbios-ns and pptp helpers (and their NAT parts) first; the last
-#      round's conntracks and expectations are kept, and the helper
-#      modules unload under them;
-#   3. the family still answers, no conntrack is left, both modules unload.
+#      round's conntracks and expectations are kept, the helper modules
+#      unload under them, and every view is read again;
+#   3. the family still answers, both modules unload.
 # Each run prints its seed and a summary line (records, restored, every
 # failure reason, expectations, packets, events, seconds).
 #
