@@ -241,6 +241,26 @@ load_ct() {
 	at_exit "rmmod nf_ckpt_ct"
 }
 
+# reachable_copies [FILE...]: what a test runs as nobody or as root of a
+# user namespace must not depend on where the tree lives: from a clone
+# inside a 0700 directory they cannot execute tools/ckptctl/ckptctl (exit
+# 126, not the kernel's EPERM) nor read the python helpers.  Copies
+# ckptctl and each FILE into a mode-0755 directory (under $TMPDIR, /tmp by
+# default, which they can reach) removed at exit; CKPTCTL then names the
+# copy of ckptctl and REACH the directory ($REACH/NAME: the copy of FILE).
+reachable_copies() {
+	local f
+	REACH=$(mktemp -d)
+	at_exit "rm -rf $REACH"
+	chmod 755 "$REACH"
+	cp "$CKPTCTL" "$REACH/ckptctl"
+	CKPTCTL=$REACH/ckptctl
+	for f in "$@"; do
+		cp "$f" "$REACH/"
+	done
+	chmod -R a+rX "$REACH"
+}
+
 require_modules_built() {
 	[[ -f $STORE_KO && -f $CT_KO ]] ||
 		ktap_skip_all "modules not built for $(uname -r): run make KVER=$(uname -r)"

@@ -46,6 +46,8 @@ require_cmd python3 setpriv unshare nft conntrack jq timeout
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 HARD="$HERE/nf_ckpt_hard.py"
+# nobody and user namespaces' roots run ckptctl (perms.sh)
+reachable_copies
 PORT=7000
 
 ktap_plan 38

@@ -11,6 +11,8 @@ source "$(dirname "$0")/lib.sh"
 require_modules_built
 require_cmd python3 setpriv unshare
 [[ -x $CKPTCTL ]] || ktap_skip_all "ckptctl not built"
+# nobody and a user namespace's root run it (privilege checks)
+reachable_copies
 
 PY="python3 $(dirname "$0")/nf_ckpt.py"
 work=$(mktemp -d)
