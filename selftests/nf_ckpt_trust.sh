@@ -65,6 +65,8 @@ tmp=$(mktemp -d)
 chmod 755 "$tmp"
 at_exit "rm -rf $tmp"
 mkdir -m 1777 "$tmp/pub"	# where nobody writes the container's PID
+# The container runs ckptctl as nobody: from a copy it can reach.
+reachable_copies
 
 modprobe nf_conntrack_netlink
 for m in nf_conntrack_sip nf_conntrack_ftp; do
