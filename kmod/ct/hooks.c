@@ -444,23 +444,3 @@ void nf_ckpt_hooks_unregister(struct net *net)
 	nf_unregister_net_hooks(net, nf_ckpt_hook_ops,
 				ARRAY_SIZE(nf_ckpt_hook_ops));
 }
-
-static int nf_ckpt_walk_one(struct nf_conn *ct, void *data)
-{
-	struct nf_ckpt_ct_net *cn = data;
-
-	/* Runs under a bucket lock with BH off: nothing may sleep. */
-	if (!nf_ct_is_dying(ct) && !nf_ct_is_expired(ct))
-		nf_ckpt_ct_checkpoint(cn, ct);
-	return 0;	/* non-zero would delete ct */
-}
-
-void nf_ckpt_walk_existing(struct nf_ckpt_ct_net *cn)
-{
-	struct nf_ct_iter_data d = {
-		.net	= cn->net,
-		.data	= cn,
-	};
-
-	nf_ct_iterate_cleanup_net(nf_ckpt_walk_one, &d);
-}
