@@ -232,10 +232,16 @@ int nf_ckpt_hooks_register(struct net *net);
 void nf_ckpt_hooks_unregister(struct net *net);
 /* Checkpoint ct now, every layer.  Any context; takes ct->lock. */
 void nf_ckpt_ct_checkpoint(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
+/*
+ * What a packet of ct would do (rewrite what changed, everything once
+ * update_interval_ms passed), for a conntrack no packet shows us.
+ */
+void nf_ckpt_ct_refresh(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
 
 /*
  * walk.c: IDs and a first checkpoint for the conntracks already there at
- * load, every netns in one walk.  A netns is walked while live (set at the end of its init,
+ * load, then a periodic refresh of the offloaded ones, every netns in one
+ * walk.  A netns is walked while live (set at the end of its init,
  * cleared before its state goes); clearing waits for a batch in progress.
  */
 void nf_ckpt_walk_start(void);

@@ -353,6 +353,13 @@ void nf_ckpt_ct_checkpoint(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
 	rcu_read_unlock();
 }
 
+void nf_ckpt_ct_refresh(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
+{
+	rcu_read_lock();
+	nf_ckpt_track(cn, ct);
+	rcu_read_unlock();
+}
+
 static struct nf_conn *nf_ckpt_skb_ct(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;

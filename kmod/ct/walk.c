@@ -2,11 +2,20 @@
 /*
  * nf_ckpt_ct: walks of the conntrack table.
  *
- * Once after the module loaded, one work item walks the whole (global)
- * table for every netns at once: IDs and a first checkpoint for the
- * conntracks that were there before the hooks.  A netns created later has
- * no conntrack before its hooks are in place and needs none (a walk per
- * netns would cost netns x table).
+ * One work item walks the whole (global) table for every netns at once:
+ *   - first, once after the module loaded: IDs and a first checkpoint for
+ *     the conntracks that were there before the hooks.  A netns created
+ *     later has no conntrack before its hooks are in place and needs none
+ *     (a walk per netns would cost netns x table).
+ *   - then every NF_CKPT_OFFLOAD_INTERVAL, only the conntracks with
+ *     IPS_OFFLOAD: a flow in a flowtable skips the netfilter hooks, so
+ *     nothing else rewrites its records while it lives.  The timeout of
+ *     an offloaded conntrack is kept about a day ahead (6.1: at
+ *     flow_offload_add() and by conntrack's GC; 6.12: by the flowtable's
+ *     GC); the rewrite carries it into the records' expiry.  Records are
+ *     written with at least grace_ms + update_interval_ms to live (61 s by
+ *     default) on top of the timeout left, so the walk catches them in
+ *     time.
  *
  * How: under rcu_read_lock(), up to NF_CKPT_WALK_BUCKETS buckets are read
  * locklessly (hlist_nulls, as conntrack's lookups do) and references to
@@ -25,8 +34,9 @@
  * them all), so the pair read under one is consistent; the old table is
  * freed after a grace period, so it stays readable to the end of the RCU
  * read section it was read in.  A resize moves entries between buckets:
- * the walk starts over if the table changed between two sections (an
- * entry checkpointed twice is harmless).
+ * the first walk starts over if the table changed between two sections
+ * (an entry checkpointed twice is harmless), the periodic walk goes on
+ * (what it misses, the next one sees).
  *
  * A netns is left alone once its ->exit_batch began: the walk checks
  * cn->live under nf_ckpt_walk_mutex, held for the checkpoints of one
@@ -46,9 +56,11 @@
 
 #define NF_CKPT_WALK_BATCH	64
 #define NF_CKPT_WALK_BUCKETS	256	/* per RCU read section, at most */
+#define NF_CKPT_OFFLOAD_INTERVAL	(10 * HZ)
 
 struct nf_ckpt_walk {
-	struct work_struct	work;
+	struct delayed_work	work;
+	bool			offload_only;	/* the first walk is done */
 	unsigned int		n;
 	struct nf_conn		*ct[NF_CKPT_WALK_BATCH];
 };
@@ -61,6 +73,8 @@ static DEFINE_MUTEX(nf_ckpt_walk_mutex);
 static bool nf_ckpt_walk_wants(const struct nf_ckpt_walk *w,
 			       const struct nf_conn *ct)
 {
+	if (w->offload_only && !test_bit(IPS_OFFLOAD_BIT, &ct->status))
+		return false;
 	return nf_ct_is_confirmed(ct) && !nf_ct_is_dying(ct);
 }
 
@@ -164,8 +178,12 @@ static void nf_ckpt_walk_flush(struct nf_ckpt_walk *w)
 	for (i = 0; i < w->n; i++) {
 		ct = w->ct[i];
 		cn = nf_ckpt_ct_pernet(nf_ct_net(ct));
-		if (cn->live && !nf_ct_is_dying(ct) && !nf_ct_is_expired(ct))
-			nf_ckpt_ct_checkpoint(cn, ct);
+		if (cn->live && !nf_ct_is_dying(ct) && !nf_ct_is_expired(ct)) {
+			if (w->offload_only)
+				nf_ckpt_ct_refresh(cn, ct);
+			else
+				nf_ckpt_ct_checkpoint(cn, ct);
+		}
 		cond_resched();
 	}
 	mutex_unlock(&nf_ckpt_walk_mutex);
@@ -181,7 +199,7 @@ static void nf_ckpt_walk(struct nf_ckpt_walk *w)
 	for (;;) {
 		rcu_read_lock();
 		size = nf_ckpt_walk_table(&hash);
-		if (seen && hash != seen) {
+		if (seen && hash != seen && !w->offload_only) {
 			/* Resized: entries moved to buckets already walked. */
 			bucket = 0;
 			nf_ct_put(resume);
@@ -203,7 +221,13 @@ static void nf_ckpt_walk(struct nf_ckpt_walk *w)
 
 static void nf_ckpt_walk_work(struct work_struct *work)
 {
-	nf_ckpt_walk(container_of(work, struct nf_ckpt_walk, work));
+	struct nf_ckpt_walk *w = container_of(to_delayed_work(work),
+					      struct nf_ckpt_walk, work);
+
+	nf_ckpt_walk(w);
+	w->offload_only = true;
+	queue_delayed_work(system_unbound_wq, &w->work,
+			   NF_CKPT_OFFLOAD_INTERVAL);
 }
 
 void nf_ckpt_walk_net_live(struct nf_ckpt_ct_net *cn, bool live)
@@ -215,12 +239,13 @@ void nf_ckpt_walk_net_live(struct nf_ckpt_ct_net *cn, bool live)
 
 void nf_ckpt_walk_start(void)
 {
+	nf_ckpt_walker.offload_only = false;
 	nf_ckpt_walker.n = 0;
-	INIT_WORK(&nf_ckpt_walker.work, nf_ckpt_walk_work);
-	queue_work(system_unbound_wq, &nf_ckpt_walker.work);
+	INIT_DELAYED_WORK(&nf_ckpt_walker.work, nf_ckpt_walk_work);
+	queue_delayed_work(system_unbound_wq, &nf_ckpt_walker.work, 0);
 }
 
 void nf_ckpt_walk_stop(void)
 {
-	cancel_work_sync(&nf_ckpt_walker.work);
+	cancel_delayed_work_sync(&nf_ckpt_walker.work);
 }
