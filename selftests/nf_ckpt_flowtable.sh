@@ -42,7 +42,7 @@ GRACE_MS=2000
 HOLD=$((EST + 1 + GRACE_MS / 1000 + 12))	# past the records' expiry and a refresh period
 RATE=$((32 * 1024))
 IDLE_DEAD=12	# control: nothing for this long = dead
-IDLE_OK=60	# after the crash, the flow may pause this long (RTO backoff)
+IDLE_OK=30	# after the crash, the flow may pause this long (RTO backoff)
 declare -A PORT=([control]=5301 [ckpt]=5302)
 declare -A SIZE=([control]=$((RATE * 60)) [ckpt]=$((RATE * (HOLD + 20))))
 
