@@ -135,7 +135,7 @@ struct nf_ckpt_ct_net {
 	struct rhashtable	conns;
 	struct rhashtable	fallback;
 	struct delayed_work	gc_work;
-	struct work_struct	walk_work;
+	bool			live;		/* walk.c may visit it */
 	bool			labels;		/* nf_connlabels_get() held */
 	bool			hooks;
 	atomic_t		errors;		/* encode or put failures */
@@ -241,10 +241,23 @@ unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
 /* hooks.c */
 int nf_ckpt_hooks_register(struct net *net);
 void nf_ckpt_hooks_unregister(struct net *net);
-/* Assign IDs to and checkpoint the conntracks already in net.  Sleeps. */
-void nf_ckpt_walk_existing(struct nf_ckpt_ct_net *cn);
 /* Checkpoint ct now, every layer.  Any context; takes ct->lock. */
 void nf_ckpt_ct_checkpoint(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
+/*
+ * What a packet of ct would do (rewrite what changed, everything once
+ * update_interval_ms passed), for a conntrack no packet shows us.
+ */
+void nf_ckpt_ct_refresh(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
+
+/*
+ * walk.c: IDs and a first checkpoint for the conntracks already there at
+ * load, then a periodic refresh of the offloaded ones, every netns in one
+ * walk.  A netns is walked while live (set at the end of its init,
+ * cleared before its state goes); clearing waits for a batch in progress.
+ */
+void nf_ckpt_walk_start(void);
+void nf_ckpt_walk_stop(void);
+void nf_ckpt_walk_net_live(struct nf_ckpt_ct_net *cn, bool live);
 
 /*
  * restore.c: re-create the conntracks of net from the store.  Sleeps.

@@ -355,6 +355,13 @@ void nf_ckpt_ct_checkpoint(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
 	rcu_read_unlock();
 }
 
+void nf_ckpt_ct_refresh(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
+{
+	rcu_read_lock();
+	nf_ckpt_track(cn, ct);
+	rcu_read_unlock();
+}
+
 static struct nf_conn *nf_ckpt_skb_ct(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
@@ -445,24 +452,4 @@ void nf_ckpt_hooks_unregister(struct net *net)
 {
 	nf_unregister_net_hooks(net, nf_ckpt_hook_ops,
 				ARRAY_SIZE(nf_ckpt_hook_ops));
-}
-
-static int nf_ckpt_walk_one(struct nf_conn *ct, void *data)
-{
-	struct nf_ckpt_ct_net *cn = data;
-
-	/* Runs under a bucket lock with BH off: nothing may sleep. */
-	if (!nf_ct_is_dying(ct) && !nf_ct_is_expired(ct))
-		nf_ckpt_ct_checkpoint(cn, ct);
-	return 0;	/* non-zero would delete ct */
-}
-
-void nf_ckpt_walk_existing(struct nf_ckpt_ct_net *cn)
-{
-	struct nf_ct_iter_data d = {
-		.net	= cn->net,
-		.data	= cn,
-	};
-
-	nf_ct_iterate_cleanup_net(nf_ckpt_walk_one, &d);
 }

@@ -59,18 +59,6 @@ static void nf_ckpt_gc_work(struct work_struct *work)
 			   NF_CKPT_GC_INTERVAL);
 }
 
-/*
- * The first checkpoint of what the table held at load, off pernet init:
- * at a million conntracks it took about a minute under TCG, and
- * pernet_ops_rwsem, held across ->init, stops every netns creation and
- * exit meanwhile.  The hooks record whatever moves in the meantime.
- */
-static void nf_ckpt_walk_work(struct work_struct *work)
-{
-	nf_ckpt_walk_existing(container_of(work, struct nf_ckpt_ct_net,
-					   walk_work));
-}
-
 static void nf_ckpt_restore_at_load(struct net *net)
 {
 	struct nf_ckpt_restore_stats st = {};
@@ -119,7 +107,6 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 	mutex_init(&cn->restore_lock);
 	nf_ckpt_relearn_net_init(cn);
 	INIT_DELAYED_WORK(&cn->gc_work, nf_ckpt_gc_work);
-	INIT_WORK(&cn->walk_work, nf_ckpt_walk_work);
 	err = nf_ckpt_conns_init(cn);
 	if (err)
 		return err;
@@ -137,13 +124,16 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 
 	/*
 	 * Hooks first, so that nothing the restore misses goes unrecorded;
-	 * then what the store holds, before insmod returns; then, in the
-	 * background, IDs and a first checkpoint for what the table holds
-	 * (restored conntracks included).
+	 * then what the store holds, before insmod returns.  IDs and a first
+	 * checkpoint for what the table held before the hooks (restored
+	 * conntracks included) come from walk.c's first walk, in the
+	 * background (at a million conntracks it took about a minute under
+	 * TCG; pernet_ops_rwsem, held across ->init, would stop every netns
+	 * creation and exit meanwhile).
 	 */
 	if (READ_ONCE(nf_ckpt_restore))
 		nf_ckpt_restore_at_load(net);
-	queue_work(system_unbound_wq, &cn->walk_work);
+	nf_ckpt_walk_net_live(cn, true);
 
 	queue_delayed_work(system_power_efficient_wq, &cn->gc_work,
 			   NF_CKPT_GC_INTERVAL);
@@ -176,7 +166,7 @@ static void __net_exit nf_ckpt_ct_net_exit_batch(struct list_head *net_list)
 	list_for_each_entry(net, net_list, exit_list) {
 		struct nf_ckpt_ct_net *cn = nf_ckpt_ct_pernet(net);
 
-		cancel_work_sync(&cn->walk_work);
+		nf_ckpt_walk_net_live(cn, false);
 		cancel_delayed_work_sync(&cn->gc_work);
 		if (cn->labels)
 			nf_connlabels_put(net);
@@ -215,6 +205,8 @@ static int __init nf_ckpt_ct_init(void)
 	err = nf_ckpt_store_register_restorer(&nf_ckpt_restorer_ops);
 	if (err)
 		goto err_pernet;
+	/* Every netns that was there has its hooks now. */
+	nf_ckpt_walk_start();
 
 	pr_info("bound to store instance %016llx, update interval %u ms, grace %u ms\n",
 		nf_ckpt_store_instance(), nf_ckpt_update_interval_ms,
@@ -233,6 +225,7 @@ static void __exit nf_ckpt_ct_exit(void)
 {
 	/* Waits for a restore in progress. */
 	nf_ckpt_store_unregister_restorer(&nf_ckpt_restorer_ops);
+	nf_ckpt_walk_stop();
 	unregister_pernet_subsys(&nf_ckpt_ct_net_ops);
 	/* kfree_rcu() of per-connection state queued by the GC. */
 	rcu_barrier();
