@@ -171,19 +171,7 @@ struct nf_ckpt_conn *nf_ckpt_conn_lookup(struct nf_ckpt_ct_net *cn, u64 id);
 struct nf_ckpt_conn *nf_ckpt_conn_get(struct nf_ckpt_ct_net *cn, u64 id);
 void nf_ckpt_conn_remove(struct nf_ckpt_ct_net *cn, struct nf_ckpt_conn *c);
 
-/* encode.c: record payloads, one encoder per layer */
-struct nf_ckpt_msg {
-	u8	*data;
-	u32	len;
-	u32	cap;
-};
-
-void nf_ckpt_msg_init(struct nf_ckpt_msg *m, void *buf, u32 cap);
-/* Append one attribute; -EMSGSIZE (or NULL) when m is full. */
-int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len, const void *data);
-struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m, int type);
-void nf_ckpt_nest_end(struct nf_ckpt_msg *m, struct nlattr *start);
-
+/* encode.c: record payloads, one encoder per layer (nf_ckpt_msg) */
 static inline int nf_ckpt_addr_len(u16 l3num)
 {
 	return l3num == NFPROTO_IPV6 ? sizeof(struct in6_addr) :

@@ -38,75 +38,6 @@ void *nf_ckpt_encode_buf(void)
 	return this_cpu_ptr(nf_ckpt_areas)->data;
 }
 
-void nf_ckpt_msg_init(struct nf_ckpt_msg *m, void *buf, u32 cap)
-{
-	m->data = buf;
-	m->len = 0;
-	m->cap = cap;
-}
-
-/* Append an attribute header for len bytes of data; NULL if full. */
-static struct nlattr *nf_ckpt_reserve(struct nf_ckpt_msg *m, int type,
-				      int len)
-{
-	struct nlattr *nla;
-
-	if (m->len + nla_total_size(len) > m->cap)
-		return NULL;
-	nla = (struct nlattr *)(m->data + m->len);
-	nla->nla_type = type;
-	nla->nla_len = nla_attr_size(len);
-	memset((u8 *)nla + nla->nla_len, 0, nla_padlen(len));
-	m->len += nla_total_size(len);
-	return nla;
-}
-
-int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len, const void *data)
-{
-	struct nlattr *nla = nf_ckpt_reserve(m, type, len);
-
-	if (!nla)
-		return -EMSGSIZE;
-	memcpy(nla_data(nla), data, len);
-	return 0;
-}
-
-static int nf_ckpt_put_u8(struct nf_ckpt_msg *m, int type, u8 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-static int nf_ckpt_put_u16(struct nf_ckpt_msg *m, int type, u16 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-static int nf_ckpt_put_be16(struct nf_ckpt_msg *m, int type, __be16 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-static int nf_ckpt_put_u32(struct nf_ckpt_msg *m, int type, u32 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-static int nf_ckpt_put_be32(struct nf_ckpt_msg *m, int type, __be32 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-/* Payloads are only 4-byte aligned: readers use nla_get_u64 (memcpy). */
-static int nf_ckpt_put_u64(struct nf_ckpt_msg *m, int type, u64 v)
-{
-	return nf_ckpt_put(m, type, sizeof(v), &v);
-}
-
-static int nf_ckpt_put_flag(struct nf_ckpt_msg *m, int type)
-{
-	return nf_ckpt_reserve(m, type, 0) ? 0 : -EMSGSIZE;
-}
-
 /* A NUL-terminated string of at most max bytes with its NUL. */
 static int nf_ckpt_put_string(struct nf_ckpt_msg *m, int type, const char *s,
 			      size_t max)
@@ -119,16 +50,6 @@ static int nf_ckpt_put_string(struct nf_ckpt_msg *m, int type, const char *s,
 	memcpy(nla_data(nla), s, len);
 	((char *)nla_data(nla))[len] = '\0';
 	return 0;
-}
-
-struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m, int type)
-{
-	return nf_ckpt_reserve(m, type | NLA_F_NESTED, 0);
-}
-
-void nf_ckpt_nest_end(struct nf_ckpt_msg *m, struct nlattr *start)
-{
-	start->nla_len = m->data + m->len - (u8 *)start;
 }
 
 static void nf_ckpt_nest_cancel(struct nf_ckpt_msg *m, struct nlattr *start)

@@ -48,7 +48,6 @@
 static_assert(NF_CKPT_MAX_PAYLOAD <= U16_MAX);
 
 static spinlock_t nf_ckpt_locks[1 << NF_CKPT_LOCK_BITS];
-static struct kmem_cache *nf_ckpt_conn_cache __read_mostly;
 static unsigned int nf_ckpt_net_id __read_mostly;
 static atomic_long_t nf_ckpt_used_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t nf_ckpt_used_records = ATOMIC_LONG_INIT(0);
@@ -71,8 +70,6 @@ static spinlock_t *nf_ckpt_lock(const struct net *net, u64 id)
 				      NF_CKPT_LOCK_BITS)];
 }
 
-#define nf_ckpt_rec_locked(c, i, lock) \
-	rcu_dereference_protected((c)->rec[i], lockdep_is_held(lock))
 
 /* Limits ------------------------------------------------------------- */
 
@@ -165,7 +162,6 @@ struct nf_ckpt_rec *nf_ckpt_rec_alloc(u16 layer, const void *data, u32 len,
 	r = kmalloc(sizeof(*r) + len, gfp | __GFP_NOWARN);
 	if (!r)
 		return NULL;
-	refcount_set(&r->ref, 1);
 	r->layer = layer;
 	r->len = len;
 	r->updated = now;
@@ -175,12 +171,6 @@ struct nf_ckpt_rec *nf_ckpt_rec_alloc(u16 layer, const void *data, u32 len,
 	if (len)
 		memcpy(r->data, data, len);
 	return r;
-}
-
-void nf_ckpt_rec_put(struct nf_ckpt_rec *r)
-{
-	if (refcount_dec_and_test(&r->ref))
-		kfree_rcu(r, rcu);
 }
 
 void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
@@ -200,18 +190,70 @@ void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
 				max_t(u64, jiffies64_to_msecs(expires - now), 1) : 1;
 }
 
-/* Per-netns counters, record r entering (sign 1) or leaving (-1). */
-static void nf_ckpt_account(struct nf_ckpt_net *cn,
-			    const struct nf_ckpt_rec *r, int sign)
-{
-	unsigned int i = r->layer - 1;
-	long cost = sign * nf_ckpt_rec_cost(r);
+/* Layers: packed in the slot or a record in its tail ----------------- */
 
+static struct nf_ckpt_rec *nf_ckpt_tail_rec(const struct nf_ckpt_conn *c,
+					    unsigned int i, spinlock_t *lock)
+{
+	struct nf_ckpt_tail *t;
+
+	t = rcu_dereference_protected(c->tail, lockdep_is_held(lock));
+	return t ? rcu_dereference_protected(t->rec[i], lockdep_is_held(lock)) :
+		   NULL;
+}
+
+static bool nf_ckpt_is_packed(const struct nf_ckpt_conn *c, unsigned int i)
+{
+	return i < NF_CKPT_NPACKED && (c->packed & BIT(i));
+}
+
+static bool nf_ckpt_packed_expired(const struct nf_ckpt_conn *c,
+				   unsigned int i, u64 now)
+{
+	return !time_before32((u32)now, READ_ONCE(c->expires[i]));
+}
+
+/* What layer i of c costs, whether it expires; under the ID's lock. */
+static long nf_ckpt_layer_cost(const struct nf_ckpt_conn *c, unsigned int i,
+			       spinlock_t *lock, bool *timed)
+{
+	struct nf_ckpt_rec *r;
+
+	if (nf_ckpt_is_packed(c, i)) {
+		*timed = true;
+		return nf_ckpt_slot_cost(c, i);
+	}
+	r = nf_ckpt_tail_rec(c, i, lock);
+	*timed = r && r->expires;
+	return r ? nf_ckpt_rec_cost(r) : 0;
+}
+
+static bool nf_ckpt_layer_present(const struct nf_ckpt_conn *c,
+				  unsigned int i, spinlock_t *lock)
+{
+	return nf_ckpt_is_packed(c, i) || nf_ckpt_tail_rec(c, i, lock);
+}
+
+static bool nf_ckpt_layer_expired(const struct nf_ckpt_conn *c,
+				  unsigned int i, spinlock_t *lock, u64 now)
+{
+	struct nf_ckpt_rec *r;
+
+	if (nf_ckpt_is_packed(c, i))
+		return nf_ckpt_packed_expired(c, i, now);
+	r = nf_ckpt_tail_rec(c, i, lock);
+	return r && nf_ckpt_rec_expired(r, now);
+}
+
+/* Per-netns counters, layer index i entering (sign 1) or leaving (-1). */
+static void nf_ckpt_account(struct nf_ckpt_net *cn, unsigned int i, long cost,
+			    bool timed, int sign)
+{
 	this_cpu_add(cn->stats->records, sign);
-	this_cpu_add(cn->stats->bytes, cost);
+	this_cpu_add(cn->stats->bytes, sign * cost);
 	this_cpu_add(cn->stats->lrecords[i], sign);
-	this_cpu_add(cn->stats->lbytes[i], cost);
-	if (READ_ONCE(r->expires))
+	this_cpu_add(cn->stats->lbytes[i], sign * cost);
+	if (timed)
 		this_cpu_add(cn->stats->timed, sign);
 }
 
@@ -228,47 +270,79 @@ struct nf_ckpt_conn *nf_ckpt_conn_find_rcu(struct net *net, u64 id)
 	return nf_ckpt_conn_lookup(nf_ckpt_pernet(net), id);
 }
 
-static void nf_ckpt_conn_free_rcu(struct rcu_head *head)
+/* Under the lock: take layer i out of c, without accounting. */
+static void nf_ckpt_layer_clear(struct nf_ckpt_conn *c, unsigned int i,
+				spinlock_t *lock)
 {
-	kmem_cache_free(nf_ckpt_conn_cache,
-			container_of(head, struct nf_ckpt_conn, rcu));
+	struct nf_ckpt_tail *t;
+	struct nf_ckpt_rec *r;
+
+	if (nf_ckpt_is_packed(c, i)) {
+		write_seqcount_begin(&c->seq);
+		c->packed &= ~BIT(i);
+		write_seqcount_end(&c->seq);
+		return;
+	}
+	t = rcu_dereference_protected(c->tail, lockdep_is_held(lock));
+	r = t ? rcu_dereference_protected(t->rec[i], lockdep_is_held(lock)) :
+		NULL;
+	if (!r)
+		return;
+	RCU_INIT_POINTER(t->rec[i], NULL);
+	kfree_rcu(r, rcu);
 }
 
 /*
- * Under the ID's lock, c being in the table: take record i out of c and
- * drop the table's reference.  Returns whether it had expired, or -ENOENT.
+ * Under the ID's lock, c being in the table: remove layer i of c.
+ * Returns whether it had expired, or -ENOENT.
  */
 static int nf_ckpt_unpublish(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 			     unsigned int i, spinlock_t *lock, u64 now)
 {
-	struct nf_ckpt_rec *r = nf_ckpt_rec_locked(c, i, lock);
-	bool expired;
+	bool expired, timed;
+	long cost;
 
-	if (!r)
+	if (!nf_ckpt_layer_present(c, i, lock))
 		return -ENOENT;
-	expired = nf_ckpt_rec_expired(r, now);
-	RCU_INIT_POINTER(c->rec[i], NULL);
-	nf_ckpt_account(cn, r, -1);
-	nf_ckpt_uncharge(cn, 1, nf_ckpt_rec_cost(r));
+	expired = nf_ckpt_layer_expired(c, i, lock, now);
+	cost = nf_ckpt_layer_cost(c, i, lock, &timed);
+	nf_ckpt_layer_clear(c, i, lock);
+	nf_ckpt_account(cn, i, cost, timed, -1);
+	nf_ckpt_uncharge(cn, 1, cost);
 	if (expired)
 		this_cpu_inc(cn->stats->expired);
 	else
 		this_cpu_inc(cn->stats->deletes);
-	nf_ckpt_rec_put(r);
 	return expired;
 }
 
-/* Under the ID's lock, c being in the table: drop c if it is now empty. */
-static void nf_ckpt_conn_gc(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c)
+static void nf_ckpt_tail_free_rcu(struct rcu_head *head)
 {
+	kfree(container_of(head, struct nf_ckpt_tail, rcu));
+}
+
+/* Under the ID's lock: drop c's tail if empty, c itself if then empty. */
+static void nf_ckpt_conn_gc(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+			    spinlock_t *lock)
+{
+	struct nf_ckpt_tail *t;
 	unsigned int i;
 
-	for (i = 0; i < NF_CKPT_NLAYERS; i++)
-		if (rcu_access_pointer(c->rec[i]))
+	t = rcu_dereference_protected(c->tail, lockdep_is_held(lock));
+	for (i = 0; t && i < NF_CKPT_NLAYERS; i++)
+		if (rcu_access_pointer(t->rec[i]))
 			return;
+	if (t) {
+		write_seqcount_begin(&c->seq);
+		RCU_INIT_POINTER(c->tail, NULL);
+		write_seqcount_end(&c->seq);
+		call_rcu(&t->rcu, nf_ckpt_tail_free_rcu);
+	}
+	if (c->packed)
+		return;
 	rhashtable_remove_fast(&cn->conns, &c->node, nf_ckpt_conn_params);
 	this_cpu_dec(cn->stats->conns);
-	call_rcu(&c->rcu, nf_ckpt_conn_free_rcu);
+	nf_ckpt_slot_free_rcu(c);
 }
 
 static void nf_ckpt_reap_kick(struct nf_ckpt_net *cn)
@@ -279,43 +353,136 @@ static void nf_ckpt_reap_kick(struct nf_ckpt_net *cn)
 }
 
 /*
- * Store r (unpublished, validated) as layer r->layer of id, replacing the
- * record there.  Consumes r.  pre: what a LOAD batch already charged for
- * it, or NULL to check the limits here.
+ * Can the put go into a slot's packed fields?  Packed layers always
+ * expire, within INT_MAX jiffies, and are younger than INT_MAX / 2.
  */
-static int nf_ckpt_publish(struct net *net, u64 id, struct nf_ckpt_rec *r,
+static bool nf_ckpt_req_packable(const struct nf_ckpt_put_req *q)
+{
+	return q->layer - 1 < NF_CKPT_NPACKED && q->expires_ms &&
+	       nf_ckpt_ms_to_jiffies(q->age_ms) < INT_MAX / 2 &&
+	       nf_ckpt_slot_check(q->layer - 1, q->payload, q->len);
+}
+
+/* Is c's slot big enough for this payload (BASE v6 needs a v6 slot)? */
+static bool nf_ckpt_req_fits(const struct nf_ckpt_put_req *q,
+			     const struct nf_ckpt_conn *c)
+{
+	return c->v6 || !nf_ckpt_slot_needs_v6(q->layer, q->payload, q->len);
+}
+
+/* Under the lock: layer i of c packed from q (checked packable, fits). */
+static void nf_ckpt_layer_set_packed(struct nf_ckpt_conn *c, unsigned int i,
+				     const struct nf_ckpt_put_req *q,
+				     spinlock_t *lock)
+{
+	u64 now = get_jiffies_64();
+	u64 age = min(nf_ckpt_ms_to_jiffies(q->age_ms), now);
+	struct nf_ckpt_tail *t;
+	struct nf_ckpt_rec *old;
+
+	write_seqcount_begin(&c->seq);
+	nf_ckpt_slot_pack(c, i, q->payload, q->len);
+	c->updated[i] = (u32)(now - age);
+	c->expires[i] = (u32)(now + nf_ckpt_ms_to_jiffies(q->expires_ms));
+	c->packed |= BIT(i);
+	/* The same section: readers see one form or the other. */
+	t = rcu_dereference_protected(c->tail, lockdep_is_held(lock));
+	old = t ? rcu_dereference_protected(t->rec[i], lockdep_is_held(lock)) :
+		  NULL;
+	if (old)
+		RCU_INIT_POINTER(t->rec[i], NULL);
+	write_seqcount_end(&c->seq);
+	if (old)
+		kfree_rcu(old, rcu);
+}
+
+/* Under the lock: layer i of c is r, c->tail present. */
+static void nf_ckpt_layer_set_rec(struct nf_ckpt_conn *c, unsigned int i,
+				  struct nf_ckpt_rec *r, spinlock_t *lock)
+{
+	struct nf_ckpt_tail *t;
+	struct nf_ckpt_rec *old;
+
+	t = rcu_dereference_protected(c->tail, lockdep_is_held(lock));
+	old = rcu_dereference_protected(t->rec[i], lockdep_is_held(lock));
+	write_seqcount_begin(&c->seq);
+	rcu_assign_pointer(t->rec[i], r);
+	if (i < NF_CKPT_NPACKED)
+		c->packed &= ~BIT(i);
+	write_seqcount_end(&c->seq);
+	if (old)
+		kfree_rcu(old, rcu);
+}
+
+/* What a put of q costs: the slot's share or a record. */
+static long nf_ckpt_req_cost(const struct nf_ckpt_put_req *q,
+			     const struct nf_ckpt_conn *c, bool pack)
+{
+	return pack ? nf_ckpt_slot_cost(c, q->layer - 1) : nf_ckpt_cost(q->len);
+}
+
+/*
+ * Store q (validated) as layer q->layer of q->id, replacing what is
+ * there, packed in the ID's slot where it can be, else as a record.
+ * pre: what a LOAD batch already charged for it, or NULL to check the
+ * limits here.
+ */
+static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 			   const struct nf_ckpt_load_item *pre, gfp_t gfp)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	spinlock_t *lock = nf_ckpt_lock(net, id);
+	spinlock_t *lock = nf_ckpt_lock(net, q->id);
 	long held_records = pre ? pre->drecords : 0;
 	long held_bytes = pre ? pre->dbytes : 0;
+	bool packable = nf_ckpt_req_packable(q);
 	struct nf_ckpt_conn *c, *newc = NULL;
-	unsigned int i = r->layer - 1;
-	bool timed = r->expires;
-	struct nf_ckpt_rec *old;
-	long drecords, dbytes;
+	struct nf_ckpt_tail *newt = NULL;
+	unsigned int i = q->layer - 1;
+	struct nf_ckpt_rec *r = NULL;
+	struct nf_ckpt_rec_view v;
+	long drecords, dbytes, oldcost;
+	bool pack, timed, old, new;
+	u64 now;
 	int err;
 
+	/* Allocate outside the lock whatever this put turns out to need. */
 	for (;;) {
 		rcu_read_lock();
 		spin_lock_bh(lock);
-		c = nf_ckpt_conn_lookup(cn, id);
-		if (c || newc)
+		c = nf_ckpt_conn_lookup(cn, q->id) ?: newc;
+		pack = c && packable && nf_ckpt_req_fits(q, c);
+		if (c && (pack || (r && (newt || rcu_access_pointer(c->tail)))))
 			break;
 		spin_unlock_bh(lock);
 		rcu_read_unlock();
-		newc = kmem_cache_zalloc(nf_ckpt_conn_cache, gfp | __GFP_NOWARN);
-		if (!newc) {
-			err = -ENOMEM;
-			goto err_free;
+		err = -ENOMEM;
+		if (!c) {
+			newc = nf_ckpt_slot_alloc(q->layer, q->payload, q->len,
+						  gfp);
+			if (!newc)
+				goto err_free;
+			newc->id = q->id;
+			continue;
 		}
-		newc->id = id;
+		if (!r) {
+			r = nf_ckpt_rec_alloc(q->layer, q->payload, q->len,
+					      q->expires_ms, q->age_ms, gfp);
+			if (!r)
+				goto err_free;
+		}
+		if (!newt && !rcu_access_pointer(c->tail)) {
+			newt = kzalloc(sizeof(*newt), gfp | __GFP_NOWARN);
+			if (!newt)
+				goto err_free;
+		}
 	}
 
-	old = c ? nf_ckpt_rec_locked(c, i, lock) : NULL;
+	new = c == newc;
+	now = get_jiffies_64();
+	old = !new && nf_ckpt_layer_present(c, i, lock);
+	oldcost = old ? nf_ckpt_layer_cost(c, i, lock, &timed) : 0;
 	drecords = old ? 0 : 1;
-	dbytes = nf_ckpt_rec_cost(r) - (old ? nf_ckpt_rec_cost(old) : 0);
+	dbytes = nf_ckpt_req_cost(q, c, pack) - oldcost;
 	if (pre) {
 		nf_ckpt_charge_force(cn, drecords - held_records,
 				     dbytes - held_bytes);
@@ -327,41 +494,56 @@ static int nf_ckpt_publish(struct net *net, u64 id, struct nf_ckpt_rec *r,
 	held_records = drecords;
 	held_bytes = dbytes;
 
-	if (!c) {
-		c = newc;
-		RCU_INIT_POINTER(c->rec[i], r);
+	if (new) {
 		err = rhashtable_insert_fast(&cn->conns, &c->node,
 					     nf_ckpt_conn_params);
 		if (err)
 			goto err_unlock;
 		newc = NULL;
 		this_cpu_inc(cn->stats->conns);
-	} else {
-		rcu_assign_pointer(c->rec[i], r);
 	}
-	nf_ckpt_account(cn, r, 1);
-	if (!old) {
-		this_cpu_inc(cn->stats->puts);
-	} else {
-		if (nf_ckpt_rec_expired(old, get_jiffies_64())) {
+	if (old) {
+		if (nf_ckpt_layer_expired(c, i, lock, now)) {
 			this_cpu_inc(cn->stats->expired);
 			this_cpu_inc(cn->stats->puts);
 		} else {
 			this_cpu_inc(cn->stats->updates);
 		}
-		nf_ckpt_account(cn, old, -1);
-		nf_ckpt_rec_put(old);
+		nf_ckpt_account(cn, i, oldcost, timed, -1);
+	} else {
+		this_cpu_inc(cn->stats->puts);
 	}
+	if (pack) {
+		nf_ckpt_layer_set_packed(c, i, q, lock);
+		nf_ckpt_account(cn, i, dbytes + oldcost, true, 1);
+	} else {
+		if (!rcu_access_pointer(c->tail)) {
+			rcu_assign_pointer(c->tail, newt);
+			newt = NULL;
+		}
+		nf_ckpt_layer_set_rec(c, i, r, lock);
+		nf_ckpt_account(cn, i, dbytes + oldcost, r->expires, 1);
+		r = NULL;
+	}
+	/* A record that replaced a packed layer leaves nothing packed. */
+	nf_ckpt_conn_gc(cn, c, lock);
 	spin_unlock_bh(lock);
 
-	nf_ckpt_note_id(cn, id);
-	nf_ckpt_notify_put(net, id, r);
+	nf_ckpt_note_id(cn, q->id);
+	v.id = q->id;
+	v.layer = q->layer;
+	v.len = q->len;
+	v.payload = q->payload;
+	v.age_ms = q->age_ms;
+	v.expires_ms = q->expires_ms;
+	nf_ckpt_notify_put(net, &v);
 	rcu_read_unlock();
 
-	if (timed)
+	if (q->expires_ms)
 		nf_ckpt_reap_kick(cn);
-	if (newc)
-		kmem_cache_free(nf_ckpt_conn_cache, newc);
+	if (newc)	/* another put made the slot meanwhile */
+		nf_ckpt_slot_free(newc);
+	kfree(newt);
 	return 0;
 
 err_unlock:
@@ -370,7 +552,8 @@ err_unlock:
 err_free:
 	nf_ckpt_uncharge(cn, held_records, held_bytes);
 	if (newc)
-		kmem_cache_free(nf_ckpt_conn_cache, newc);
+		nf_ckpt_slot_free(newc);
+	kfree(newt);
 	kfree(r);
 	return err;
 }
@@ -403,7 +586,7 @@ static int nf_ckpt_remove(struct net *net, u64 id, u16 layer)
 				live++;
 		}
 		if (gone)
-			nf_ckpt_conn_gc(cn, c);
+			nf_ckpt_conn_gc(cn, c, lock);
 	}
 	spin_unlock_bh(lock);
 	rcu_read_unlock();
@@ -418,7 +601,13 @@ static int nf_ckpt_remove(struct net *net, u64 id, u16 layer)
 int nf_ckpt_store_put(struct net *net, u64 id, u16 layer, const void *payload,
 		      u32 len, u64 expires_ms, gfp_t gfp)
 {
-	struct nf_ckpt_rec *r;
+	struct nf_ckpt_put_req q = {
+		.id		= id,
+		.layer		= layer,
+		.len		= len,
+		.payload	= payload,
+		.expires_ms	= expires_ms,
+	};
 	int err;
 
 	if (!id)
@@ -426,10 +615,7 @@ int nf_ckpt_store_put(struct net *net, u64 id, u16 layer, const void *payload,
 	err = nf_ckpt_validate_payload(layer, payload, len, NULL);
 	if (err)
 		return err;
-	r = nf_ckpt_rec_alloc(layer, payload, len, expires_ms, 0, gfp);
-	if (!r)
-		return -ENOMEM;
-	return nf_ckpt_publish(net, id, r, NULL, gfp);
+	return nf_ckpt_publish(net, &q, NULL, gfp);
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_put);
 
@@ -437,32 +623,40 @@ int nf_ckpt_store_touch(struct net *net, u64 id, u64 expires_ms)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
 	spinlock_t *lock = nf_ckpt_lock(net, id);
-	u64 now = get_jiffies_64(), expires = 0;
+	u64 now = get_jiffies_64(), expires = 0, jexp = INT_MAX;
 	struct nf_ckpt_conn *c;
 	struct nf_ckpt_rec *r;
 	bool found = false;
 	unsigned int i;
 
-	if (expires_ms)
-		expires = now + nf_ckpt_ms_to_jiffies(expires_ms);
+	if (expires_ms) {
+		jexp = nf_ckpt_ms_to_jiffies(expires_ms);
+		expires = now + jexp;
+	}
 
 	rcu_read_lock();
 	spin_lock_bh(lock);
 	c = nf_ckpt_conn_lookup(cn, id);
 	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
-		r = nf_ckpt_rec_locked(c, i, lock);
-		if (!r || nf_ckpt_rec_expired(r, now))
+		if (!nf_ckpt_layer_present(c, i, lock) ||
+		    nf_ckpt_layer_expired(c, i, lock, now))
 			continue;
+		found = true;
+		if (nf_ckpt_is_packed(c, i)) {
+			/* Packed layers always expire: "never" is INT_MAX. */
+			WRITE_ONCE(c->expires[i], (u32)(now + jexp));
+			continue;
+		}
+		r = nf_ckpt_tail_rec(c, i, lock);
 		/* Records are immutable but for this word. */
 		if (!r->expires != !expires)
 			this_cpu_add(cn->stats->timed, expires ? 1 : -1);
 		WRITE_ONCE(r->expires, expires);
-		found = true;
 	}
 	spin_unlock_bh(lock);
 	rcu_read_unlock();
 
-	if (found && expires)
+	if (found)
 		nf_ckpt_reap_kick(cn);
 	return found ? 0 : -ENOENT;
 }
@@ -492,56 +686,50 @@ bool nf_ckpt_store_has(struct net *net, u64 id)
 	rcu_read_lock();
 	c = nf_ckpt_conn_find_rcu(net, id);
 	for (i = 0; c && !found && i < NF_CKPT_NLAYERS; i++)
-		found = nf_ckpt_conn_rec_rcu(c, i, now);
+		found = nf_ckpt_conn_live_rcu(c, i, now);
 	rcu_read_unlock();
 	return found;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_has);
 
-/* References on the live records of id, in layer order; returns how many. */
+int nf_ckpt_snap_alloc(struct nf_ckpt_snap *s, gfp_t gfp)
+{
+	s->n = 0;
+	s->buf = kvmalloc(NF_CKPT_SNAP_BUF, gfp);
+	return s->buf ? 0 : -ENOMEM;
+}
+
+void nf_ckpt_snap_free(struct nf_ckpt_snap *s)
+{
+	kvfree(s->buf);
+	s->buf = NULL;
+}
+
+/* A copy of the live records of id, in layer order; returns how many. */
 unsigned int nf_ckpt_snap_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
 {
 	u64 now = get_jiffies_64();
+	struct nf_ckpt_rec_view *v;
 	struct nf_ckpt_conn *c;
-	struct nf_ckpt_rec *r;
 	unsigned int i;
+	u8 *buf;
 
 	s->n = 0;
 	rcu_read_lock();
 	c = nf_ckpt_conn_find_rcu(net, id);
 	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
-		/* A record whose last reference is gone has been replaced. */
-		do {
-			r = rcu_dereference(c->rec[i]);
-		} while (r && !refcount_inc_not_zero(&r->ref));
-		if (!r)
+		v = &s->v[s->n];
+		buf = s->buf + i * NF_CKPT_MAX_PAYLOAD;
+		if (!nf_ckpt_conn_view(c, i, now, v, buf, NF_CKPT_MAX_PAYLOAD))
 			continue;
-		if (nf_ckpt_rec_expired(r, now)) {
-			nf_ckpt_rec_put(r);
-			continue;
+		if ((const u8 *)v->payload != buf) {
+			memcpy(buf, v->payload, v->len);
+			v->payload = (const struct nlattr *)buf;
 		}
-		s->rec[s->n++] = r;
+		s->n++;
 	}
 	rcu_read_unlock();
 	return s->n;
-}
-
-void nf_ckpt_snap_put(struct nf_ckpt_snap *s)
-{
-	while (s->n)
-		nf_ckpt_rec_put(s->rec[--s->n]);
-}
-
-static int nf_ckpt_snap_call(struct net *net, u64 id, struct nf_ckpt_snap *s,
-			     nf_ckpt_conn_fn fn, void *arg)
-{
-	struct nf_ckpt_rec_view v[NF_CKPT_NLAYERS];
-	u64 now = get_jiffies_64();
-	unsigned int i;
-
-	for (i = 0; i < s->n; i++)
-		nf_ckpt_rec_view(s->rec[i], id, now, &v[i]);
-	return fn(net, id, v, s->n, arg);
 }
 
 int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
@@ -551,10 +739,13 @@ int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
 	int err;
 
 	might_sleep();
-	if (!nf_ckpt_snap_get(net, id, &s))
-		return -ENOENT;
-	err = nf_ckpt_snap_call(net, id, &s, fn, arg);
-	nf_ckpt_snap_put(&s);
+	err = nf_ckpt_snap_alloc(&s, GFP_KERNEL);
+	if (err)
+		return err;
+	err = -ENOENT;
+	if (nf_ckpt_snap_get(net, id, &s))
+		err = fn(net, id, s.v, s.n, arg);
+	nf_ckpt_snap_free(&s);
 	return err;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_lookup);
@@ -684,13 +875,15 @@ int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg)
 	int err;
 
 	might_sleep();
-	err = nf_ckpt_snapshot_ids(net, &ids, &n);
+	err = nf_ckpt_snap_alloc(&s, GFP_KERNEL);
 	if (err)
 		return err;
+	err = nf_ckpt_snapshot_ids(net, &ids, &n);
+	if (err)
+		goto out;
 	for (i = 0; i < n; i++) {
 		if (nf_ckpt_snap_get(net, ids[i], &s)) {
-			err = nf_ckpt_snap_call(net, ids[i], &s, fn, arg);
-			nf_ckpt_snap_put(&s);
+			err = fn(net, ids[i], s.v, s.n, arg);
 			if (err < 0)
 				break;
 			err = 0;
@@ -702,6 +895,8 @@ int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg)
 		cond_resched();
 	}
 	kvfree(ids);
+out:
+	nf_ckpt_snap_free(&s);
 	return err;
 }
 EXPORT_SYMBOL_GPL(nf_ckpt_store_walk);
@@ -709,43 +904,56 @@ EXPORT_SYMBOL_GPL(nf_ckpt_store_walk);
 /* Admin commands ----------------------------------------------------- */
 
 /*
- * LOAD: items are validated, allocated and sorted by (ID, layer), without
- * duplicates.  All or nothing as far as the exclusive check and the
- * limits go; each record's rec is consumed (set to NULL) once stored.
- * Writers racing on the same IDs are not excluded.
+ * LOAD: items are validated and sorted by (ID, layer), without
+ * duplicates; their payloads point into the request.  All or nothing as
+ * far as the exclusive check and the limits go.  Writers racing on the
+ * same IDs are not excluded.
  */
 int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 		       size_t n, bool excl, struct netlink_ext_ack *extack)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
-	long records = 0, bytes = 0;
+	long records = 0, bytes = 0, oldcost;
 	u64 now = get_jiffies_64();
 	struct nf_ckpt_load_item *it;
 	struct nf_ckpt_conn *c;
-	struct nf_ckpt_rec *old;
+	spinlock_t *lock;
+	unsigned int li;
+	bool old, timed, pack;
 	size_t i, j;
 	int err = 0;
 
-	rcu_read_lock();
 	for (i = 0; i < n; i++) {
 		it = &items[i];
-		c = nf_ckpt_conn_lookup(cn, it->id);
-		old = c ? rcu_dereference(c->rec[it->rec->layer - 1]) : NULL;
-		if (old && excl && !nf_ckpt_rec_expired(old, now)) {
+		li = it->req.layer - 1;
+		lock = nf_ckpt_lock(net, it->req.id);
+		pack = nf_ckpt_req_packable(&it->req);
+		rcu_read_lock();
+		spin_lock_bh(lock);
+		c = nf_ckpt_conn_lookup(cn, it->req.id);
+		old = c && nf_ckpt_layer_present(c, li, lock);
+		if (old && excl && !nf_ckpt_layer_expired(c, li, lock, now)) {
 			NL_SET_ERR_MSG(extack,
 				       "a record of the message exists already");
 			err = -EEXIST;
-			break;
 		}
+		oldcost = old ? nf_ckpt_layer_cost(c, li, lock, &timed) : 0;
+		/* A slot not there yet: as big as this payload needs. */
+		if (pack && c && !nf_ckpt_req_fits(&it->req, c))
+			pack = false;
 		it->drecords = old ? 0 : 1;
-		it->dbytes = nf_ckpt_rec_cost(it->rec) -
-			     (old ? nf_ckpt_rec_cost(old) : 0);
+		it->dbytes = (pack ? nf_ckpt_slot_cost_for(it->req.layer,
+							    it->req.payload,
+							    it->req.len, c) :
+				     nf_ckpt_cost(it->req.len)) - oldcost;
+		spin_unlock_bh(lock);
+		rcu_read_unlock();
+		if (err)
+			return err;
 		records += it->drecords;
 		bytes += it->dbytes;
+		cond_resched();
 	}
-	rcu_read_unlock();
-	if (err)
-		return err;
 
 	switch (nf_ckpt_charge(cn, records, bytes)) {
 	case 0:
@@ -764,9 +972,7 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 
 	for (i = 0; i < n; i++) {
 		it = &items[i];
-		err = nf_ckpt_publish(net, it->id, it->rec, it,
-				      GFP_KERNEL_ACCOUNT);
-		it->rec = NULL;
+		err = nf_ckpt_publish(net, &it->req, it, GFP_KERNEL_ACCOUNT);
 		if (err) {
 			for (j = i + 1; j < n; j++)
 				nf_ckpt_uncharge(cn, items[j].drecords,
@@ -841,16 +1047,13 @@ static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 			      u64 now)
 {
 	unsigned long gone = 0;
-	struct nf_ckpt_rec *r;
 	spinlock_t *lock;
 	unsigned int i;
 	u64 id = c->id;
 
-	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
-		r = rcu_dereference(c->rec[i]);
-		if (r && nf_ckpt_rec_expired(r, now))
+	for (i = 0; i < NF_CKPT_NLAYERS; i++)
+		if (nf_ckpt_conn_expired_rcu(c, i, now))
 			break;
-	}
 	if (i == NF_CKPT_NLAYERS)
 		return;
 
@@ -858,13 +1061,13 @@ static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 	spin_lock_bh(lock);
 	/* c may have left the table meanwhile: then it holds no record. */
 	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
-		r = nf_ckpt_rec_locked(c, i, lock);
-		if (r && nf_ckpt_rec_expired(r, now) &&
+		if (nf_ckpt_layer_present(c, i, lock) &&
+		    nf_ckpt_layer_expired(c, i, lock, now) &&
 		    nf_ckpt_unpublish(cn, c, i, lock, now) > 0)
 			gone |= BIT(i);
 	}
 	if (gone)
-		nf_ckpt_conn_gc(cn, c);
+		nf_ckpt_conn_gc(cn, c, lock);
 	spin_unlock_bh(lock);
 
 	for_each_set_bit(i, &gone, NF_CKPT_NLAYERS)
@@ -948,17 +1151,25 @@ static void nf_ckpt_conn_destroy(void *ptr, void *arg)
 {
 	struct nf_ckpt_net *cn = arg;
 	struct nf_ckpt_conn *c = ptr;
+	struct nf_ckpt_tail *t;
 	struct nf_ckpt_rec *r;
 	unsigned int i;
 
+	t = rcu_dereference_protected(c->tail, true);
 	for (i = 0; i < NF_CKPT_NLAYERS; i++) {
-		r = rcu_dereference_protected(c->rec[i], true);
+		if (nf_ckpt_is_packed(c, i)) {
+			nf_ckpt_uncharge(cn, 1, nf_ckpt_slot_cost(c, i));
+			continue;
+		}
+		r = t ? rcu_dereference_protected(t->rec[i], true) : NULL;
 		if (!r)
 			continue;
 		nf_ckpt_uncharge(cn, 1, nf_ckpt_rec_cost(r));
-		nf_ckpt_rec_put(r);
+		kfree_rcu(r, rcu);
 	}
-	call_rcu(&c->rcu, nf_ckpt_conn_free_rcu);
+	if (t)
+		call_rcu(&t->rcu, nf_ckpt_tail_free_rcu);
+	nf_ckpt_slot_free_rcu(c);
 }
 
 /*
@@ -992,22 +1203,22 @@ int nf_ckpt_core_init(void)
 	for (i = 0; i < ARRAY_SIZE(nf_ckpt_locks); i++)
 		spin_lock_init(&nf_ckpt_locks[i]);
 
-	nf_ckpt_conn_cache = KMEM_CACHE(nf_ckpt_conn, 0);
-	if (!nf_ckpt_conn_cache)
-		return -ENOMEM;
+	err = nf_ckpt_slot_init();
+	if (err)
+		return err;
 	err = register_pernet_subsys(&nf_ckpt_net_ops);
 	if (err)
-		goto err_cache;
+		goto err_slot;
 	return 0;
 
-err_cache:
-	kmem_cache_destroy(nf_ckpt_conn_cache);
+err_slot:
+	nf_ckpt_slot_exit();
 	return err;
 }
 
 void nf_ckpt_core_exit(void)
 {
 	unregister_pernet_subsys(&nf_ckpt_net_ops);
-	rcu_barrier();	/* nf_ckpt_conn_free_rcu() */
-	kmem_cache_destroy(nf_ckpt_conn_cache);
+	rcu_barrier();	/* slots, tails and records freed after RCU */
+	nf_ckpt_slot_exit();
 }

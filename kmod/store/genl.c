@@ -118,13 +118,13 @@ static size_t nf_ckpt_rec_size(u32 len)
 	       nla_total_size(len);				/* PAYLOAD */
 }
 
-static int nf_ckpt_fill_rec(struct sk_buff *skb, u64 id,
-			    const struct nf_ckpt_rec *r, u64 now)
+static int nf_ckpt_fill_rec(struct sk_buff *skb,
+			    const struct nf_ckpt_rec_view *rv)
 {
-	struct nf_ckpt_rec_view v;
+	const struct nf_ckpt_rec_view v = *rv;
+	u64 id = v.id;
 	struct nlattr *nest, *payload;
 
-	nf_ckpt_rec_view(r, id, now, &v);
 	nest = nla_nest_start(skb, NF_CKPT_A_RECORD);
 	if (!nest)
 		return -EMSGSIZE;
@@ -157,18 +157,18 @@ static bool nf_ckpt_listeners(struct net *net)
 }
 
 /* Any context; called under RCU, which holds off nf_ckpt_genl_exit(). */
-void nf_ckpt_notify_put(struct net *net, u64 id, const struct nf_ckpt_rec *r)
+void nf_ckpt_notify_put(struct net *net, const struct nf_ckpt_rec_view *v)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
 	if (!nf_ckpt_listeners(net))
 		return;
-	skb = genlmsg_new(nf_ckpt_rec_size(r->len), GFP_ATOMIC);
+	skb = genlmsg_new(nf_ckpt_rec_size(v->len), GFP_ATOMIC);
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &nf_ckpt_genl_family, 0, NF_CKPT_CMD_PUT);
-	if (!hdr || nf_ckpt_fill_rec(skb, id, r, get_jiffies_64())) {
+	if (!hdr || nf_ckpt_fill_rec(skb, v)) {
 		nlmsg_free(skb);
 		return;
 	}
@@ -206,7 +206,7 @@ out:
 
 /* STATUS ------------------------------------------------------------- */
 
-static int nf_ckpt_put_u64(struct sk_buff *skb, int type, u64 v)
+static int nf_ckpt_skb_put_u64(struct sk_buff *skb, int type, u64 v)
 {
 	return nla_put_u64_64bit(skb, type, v, NF_CKPT_STAT_A_PAD);
 }
@@ -242,10 +242,10 @@ static int nf_ckpt_fill_share(struct sk_buff *skb, struct net *net)
 	if (!nf_ckpt_pernet(net)->capped)
 		return 0;
 	if (bytes &&
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_BYTES, bytes))
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_BYTES, bytes))
 		return -EMSGSIZE;
 	if (records &&
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS, records))
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_NETNS_LIMIT_RECORDS, records))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -258,22 +258,22 @@ static int nf_ckpt_fill_status(struct sk_buff *skb, struct net *net)
 	nf_ckpt_stats_read(net, &st);
 	nest = nla_nest_start(skb, NF_CKPT_A_STATUS);
 	if (!nest ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_INSTANCE,
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_INSTANCE,
 			    nf_ckpt_store_instance()) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_HIGHEST_ID,
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_HIGHEST_ID,
 			    nf_ckpt_store_highest_id(net)) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_CONNECTIONS, st.conns) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_RECORDS, st.records) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_BYTES, st.bytes) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_BYTES,
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_CONNECTIONS, st.conns) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_RECORDS, st.records) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_BYTES, st.bytes) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_LIMIT_BYTES,
 			    READ_ONCE(nf_ckpt_max_bytes)) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_LIMIT_RECORDS,
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_LIMIT_RECORDS,
 			    READ_ONCE(nf_ckpt_max_records)) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_PUTS, st.puts) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_UPDATES, st.updates) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_DELETES, st.deletes) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_EXPIRED, st.expired) ||
-	    nf_ckpt_put_u64(skb, NF_CKPT_STAT_A_REFUSED, st.refused) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_PUTS, st.puts) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_UPDATES, st.updates) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_DELETES, st.deletes) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_EXPIRED, st.expired) ||
+	    nf_ckpt_skb_put_u64(skb, NF_CKPT_STAT_A_REFUSED, st.refused) ||
 	    (nf_ckpt_restorer_present() &&
 	     nla_put_flag(skb, NF_CKPT_STAT_A_RESTORER)) ||
 	    nf_ckpt_fill_layer_stats(skb, &st) ||
@@ -317,13 +317,17 @@ static int nf_ckpt_cmd_get(struct sk_buff *skb, struct genl_info *info)
 	err = nf_ckpt_req_id(info, &id);
 	if (err)
 		return err;
+	err = nf_ckpt_snap_alloc(&s, GFP_KERNEL);
+	if (err)
+		return err;
 	if (!nf_ckpt_snap_get(genl_info_net(info), id, &s)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NF_CKPT_A_ID],
 				    "no record with this ID");
-		return -ENOENT;
+		err = -ENOENT;
+		goto out;
 	}
 	for (i = 0; i < s.n; i++)
-		size += nf_ckpt_rec_size(s.rec[i]->len);
+		size += nf_ckpt_rec_size(s.v[i].len);
 	err = -ENOMEM;
 	msg = genlmsg_new(size, GFP_KERNEL);
 	if (!msg)
@@ -334,16 +338,16 @@ static int nf_ckpt_cmd_get(struct sk_buff *skb, struct genl_info *info)
 	if (!hdr)
 		goto err_free;
 	for (i = 0; i < s.n; i++)
-		if (nf_ckpt_fill_rec(msg, id, s.rec[i], get_jiffies_64()))
+		if (nf_ckpt_fill_rec(msg, &s.v[i]))
 			goto err_free;
 	genlmsg_end(msg, hdr);
-	nf_ckpt_snap_put(&s);
+	nf_ckpt_snap_free(&s);
 	return genlmsg_reply(msg, info);
 
 err_free:
 	nlmsg_free(msg);
 out:
-	nf_ckpt_snap_put(&s);
+	nf_ckpt_snap_free(&s);
 	return err;
 }
 
@@ -397,7 +401,7 @@ static int nf_ckpt_dump_done(struct netlink_callback *cb)
 }
 
 static int nf_ckpt_dump_rec(struct sk_buff *skb, struct netlink_callback *cb,
-			    u64 id, const struct nf_ckpt_rec *r, u64 now)
+			    const struct nf_ckpt_rec_view *v)
 {
 	void *hdr;
 
@@ -405,7 +409,7 @@ static int nf_ckpt_dump_rec(struct sk_buff *skb, struct netlink_callback *cb,
 			  &nf_ckpt_genl_family, NLM_F_MULTI, NF_CKPT_CMD_GET);
 	if (!hdr)
 		return -EMSGSIZE;
-	if (nf_ckpt_fill_rec(skb, id, r, now)) {
+	if (nf_ckpt_fill_rec(skb, v)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -418,7 +422,8 @@ static int nf_ckpt_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct nf_ckpt_dump_ctx *ctx = (struct nf_ckpt_dump_ctx *)cb->ctx;
 	struct net *net = sock_net(skb->sk);
 	u64 now = get_jiffies_64();
-	const struct nf_ckpt_rec *r;
+	u8 buf[NF_CKPT_PACKED_MAX];
+	struct nf_ckpt_rec_view v;
 	struct nf_ckpt_conn *c;
 	unsigned int sent = 0;
 	int err = 0;
@@ -431,10 +436,10 @@ static int nf_ckpt_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		if (!c)
 			continue;
 		for (; ctx->idx < NF_CKPT_NLAYERS; ctx->idx++) {
-			r = nf_ckpt_conn_rec_rcu(c, ctx->idx, now);
-			if (!r)
+			if (!nf_ckpt_conn_view(c, ctx->idx, now, &v, buf,
+					       sizeof(buf)))
 				continue;
-			err = nf_ckpt_dump_rec(skb, cb, id, r, now);
+			err = nf_ckpt_dump_rec(skb, cb, &v);
 			if (err)
 				goto out;
 			sent++;
@@ -510,7 +515,7 @@ static int nf_ckpt_parse_rec(const struct nlattr *nla,
 		NL_SET_ERR_MSG(extack, "record without NF_CKPT_REC_A_PAYLOAD");
 		return -EINVAL;
 	}
-	err = nf_ckpt_check_id(tb[NF_CKPT_REC_A_ID], &it->id, extack);
+	err = nf_ckpt_check_id(tb[NF_CKPT_REC_A_ID], &it->req.id, extack);
 	if (err)
 		return err;
 	err = nf_ckpt_check_layer(tb[NF_CKPT_REC_A_LAYER], &layer, extack);
@@ -530,22 +535,25 @@ static int nf_ckpt_parse_rec(const struct nlattr *nla,
 		expires = nla_get_u64(tb[NF_CKPT_REC_A_EXPIRES_MS]);
 	if (tb[NF_CKPT_REC_A_AGE_MS])
 		age = nla_get_u64(tb[NF_CKPT_REC_A_AGE_MS]);
-	it->rec = nf_ckpt_rec_alloc(layer, nla_data(payload), nla_len(payload),
-				    expires, age, GFP_KERNEL_ACCOUNT);
-	return it->rec ? 0 : -ENOMEM;
+	it->req.layer = layer;
+	it->req.payload = nla_data(payload);
+	it->req.len = nla_len(payload);
+	it->req.expires_ms = expires;
+	it->req.age_ms = age;
+	return 0;
 }
 
 static int nf_ckpt_item_cmp(const void *a, const void *b)
 {
 	const struct nf_ckpt_load_item *x = a, *y = b;
 
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return (int)x->rec->layer - (int)y->rec->layer;
+	if (x->req.id != y->req.id)
+		return x->req.id < y->req.id ? -1 : 1;
+	return (int)x->req.layer - (int)y->req.layer;
 }
 
 /*
- * All or nothing: every record is checked and allocated first, then the
+ * All or nothing: every record is checked first, then the
  * exclusive check and the limits are applied to the whole message, then
  * the records are stored.  AGE_MS back-dates the record.
  */
@@ -597,8 +605,6 @@ static int nf_ckpt_cmd_load(struct sk_buff *skb, struct genl_info *info)
 	err = nf_ckpt_load_batch(genl_info_net(info), items, n,
 				 flags & NF_CKPT_LOAD_F_EXCL, info->extack);
 out:
-	for (i = 0; i < n; i++)
-		kfree(items[i].rec);	/* never published */
 	kvfree(items);
 	return err;
 }

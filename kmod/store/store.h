@@ -19,7 +19,7 @@
 #include <linux/jiffies.h>
 #include <linux/rhashtable-types.h>
 #include <linux/rcupdate.h>
-#include <linux/refcount.h>
+#include <linux/seqlock.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/nf_ckpt_store.h>
@@ -31,26 +31,114 @@
 #define NF_CKPT_GRP_EVENTS	0
 
 /*
- * One record.  Immutable once published, except for expires (touch).
- * 40 bytes of header, the payload inline after it.
+ * One record kept as it was put: the layers the store does not pack, and
+ * BASE or L4 payloads its packed form cannot hold exactly.  Immutable
+ * once published, except for expires (touch).  32 bytes of header.
  */
 struct nf_ckpt_rec {
 	struct rcu_head	rcu;
 	u64		updated;	/* jiffies64 of the put */
 	u64		expires;	/* jiffies64, 0: never */
-	refcount_t	ref;		/* the table's + readers' */
 	u16		layer;
 	u16		len;		/* <= NF_CKPT_MAX_PAYLOAD */
 	u8		data[];		/* len bytes of attributes */
 };
 
-/* One connection ID and its records: 72 bytes. */
-struct nf_ckpt_conn {
-	struct rhash_head		node;
-	u64				id;	/* the key, never 0 */
+/* The records of an ID that are not packed; allocated for the first. */
+struct nf_ckpt_tail {
 	struct rcu_head			rcu;
 	struct nf_ckpt_rec __rcu	*rec[NF_CKPT_NLAYERS];
 };
+
+/*
+ * BASE packed (slot.c): what nf_ckpt_ct writes for a conntrack with at
+ * most one NAT mapping, no master and no user labels.  The reply tuple
+ * is the inverse of the original with the NAT mapping applied; ICMP's
+ * reply id, type and code are kept.  Addresses are at the end of the
+ * slot (nf_ckpt_slot_addr()): original source, destination, NAT.
+ */
+struct nf_ckpt_pbase {
+	u8	family;		/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	u8	proto;
+	u8	zone_dir;
+	u8	flags;		/* NF_CKPT_PB_* */
+	u16	zone;
+	__be16	sport;		/* ICMP: id */
+	__be16	dport;		/* ICMP: reply id */
+	__be16	nat_port;
+	u8	itype[2];	/* ICMP type, original and reply */
+	u8	icode[2];
+	u32	status;
+	u32	mark;
+	u32	timeout_ms;
+};
+
+#define NF_CKPT_PB_LABELS	BIT(0)	/* LABELS present, all zero */
+#define NF_CKPT_PB_SNAT		BIT(1)
+#define NF_CKPT_PB_DNAT		BIT(2)
+
+/* L4 packed: TCP or SCTP, all of its attributes (kind: in the slot). */
+union nf_ckpt_pl4 {
+	struct {
+		u8	state;
+		u8	last_dir;
+		u8	retrans;
+		u8	last_index;
+		u8	last_wscale;
+		u8	last_flags;
+		u16	last_win;
+		u32	last_seq;
+		u32	last_ack;
+		u32	last_end;
+		u32	end[2];		/* per direction, original first */
+		u32	maxend[2];
+		u32	maxwin[2];
+		u32	maxack[2];
+		u8	wscale[2];
+		u8	flags[2];
+	} tcp;
+	struct {
+		__be32	vtag[2];
+		u8	state;
+		u8	init[2];
+		u8	last_dir;
+		u8	flags;
+	} sctp;
+};
+
+/* Which L4 a slot packs: the nest type, and for UDP its STREAM flag. */
+#define NF_CKPT_PL4_UDP_STREAM	BIT(7)
+
+/* The layers a slot can hold packed, by index (layer - 1). */
+#define NF_CKPT_PACKED_BASE	0
+#define NF_CKPT_PACKED_L4	1
+#define NF_CKPT_NPACKED		2
+
+/*
+ * One connection ID: a fixed-size object (one kmem_cache per address
+ * size) holding BASE and L4 packed, updated in place under seq, and a
+ * tail for anything else.  Packed layers' times are jiffies32: a packed
+ * layer always expires, within INT_MAX jiffies of its put (readers
+ * compare as s32), and the reaper frees it long before that wraps.
+ */
+struct nf_ckpt_conn {
+	struct rhash_head		node;
+	u64				id;	/* the key, never 0 */
+	struct nf_ckpt_tail __rcu	*tail;
+	struct rcu_head			rcu;
+	seqcount_t			seq;	/* packed fields */
+	u8				packed;	/* BIT(NF_CKPT_PACKED_*) */
+	u8				v6;	/* which cache, address size */
+	u8				l4kind;	/* NF_CKPT_L4_A_*, | UDP_STREAM */
+	u32				updated[NF_CKPT_NPACKED];
+	u32				expires[NF_CKPT_NPACKED];
+	struct nf_ckpt_pbase		base;
+	union nf_ckpt_pl4		l4;
+	u8				addr[];	/* 3 x 4 or 3 x 16 bytes */
+};
+
+/* Largest payload a packed layer writes back. */
+#define NF_CKPT_PACKED_MAX	256
 
 /*
  * Per-cpu counters of a netns.  Gauges (records, conns, bytes, timed,
@@ -98,16 +186,31 @@ struct nf_ckpt_net {
 	struct rhashtable_iter			reap_iter;	/* reaper only */
 };
 
-/* References to the live records of one ID, in layer order. */
+/*
+ * A copy of the live records of one ID, in layer order, for readers that
+ * sleep: views into buf (NF_CKPT_SNAP_BUF bytes, nf_ckpt_snap_alloc()).
+ */
 struct nf_ckpt_snap {
 	unsigned int		n;
-	struct nf_ckpt_rec	*rec[NF_CKPT_NLAYERS];
+	struct nf_ckpt_rec_view	v[NF_CKPT_NLAYERS];
+	u8			*buf;
 };
 
-/* One record of a LOAD request, checked and allocated, not yet stored. */
-struct nf_ckpt_load_item {
+#define NF_CKPT_SNAP_BUF	(NF_CKPT_NLAYERS * NF_CKPT_MAX_PAYLOAD)
+
+/* One put, as the API or a LOAD gives it. */
+struct nf_ckpt_put_req {
 	u64			id;
-	struct nf_ckpt_rec	*rec;
+	u16			layer;
+	u32			len;
+	const struct nlattr	*payload;
+	u64			expires_ms;	/* 0: never */
+	u64			age_ms;
+};
+
+/* One record of a LOAD request, checked, not yet stored. */
+struct nf_ckpt_load_item {
+	struct nf_ckpt_put_req	req;	/* payload: in the request */
 	long			drecords;	/* reserved by the batch */
 	long			dbytes;
 };
@@ -135,12 +238,12 @@ void nf_ckpt_core_exit(void);
 struct nf_ckpt_net *nf_ckpt_pernet(const struct net *net);
 struct nf_ckpt_rec *nf_ckpt_rec_alloc(u16 layer, const void *data, u32 len,
 				      u64 expires_ms, u64 age_ms, gfp_t gfp);
-void nf_ckpt_rec_put(struct nf_ckpt_rec *r);
 void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
 		      struct nf_ckpt_rec_view *v);
+int nf_ckpt_snap_alloc(struct nf_ckpt_snap *s, gfp_t gfp);
+void nf_ckpt_snap_free(struct nf_ckpt_snap *s);
 unsigned int nf_ckpt_snap_get(struct net *net, u64 id,
 			      struct nf_ckpt_snap *s);
-void nf_ckpt_snap_put(struct nf_ckpt_snap *s);
 int nf_ckpt_snapshot_ids(struct net *net, u64 **ids, size_t *n);
 struct nf_ckpt_conn *nf_ckpt_conn_find_rcu(struct net *net, u64 id);
 int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
@@ -156,19 +259,47 @@ static inline bool nf_ckpt_rec_expired(const struct nf_ckpt_rec *r, u64 now)
 	return expires && time_after_eq64(now, expires);
 }
 
-/* The live record of layer index idx of c, or NULL.  Under RCU. */
-static inline struct nf_ckpt_rec *
-nf_ckpt_conn_rec_rcu(const struct nf_ckpt_conn *c, unsigned int idx, u64 now)
-{
-	struct nf_ckpt_rec *r = rcu_dereference(c->rec[idx]);
-
-	return r && !nf_ckpt_rec_expired(r, now) ? r : NULL;
-}
+/* slot.c: the packed layers */
+int nf_ckpt_slot_init(void);
+void nf_ckpt_slot_exit(void);
+/* A zeroed slot, of the size a BASE payload of this family needs. */
+struct nf_ckpt_conn *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
+					u32 len, gfp_t gfp);
+void nf_ckpt_slot_free(struct nf_ckpt_conn *c);
+void nf_ckpt_slot_free_rcu(struct nf_ckpt_conn *c);
+/* Bytes a packed layer index pidx is charged (its part of the slot). */
+long nf_ckpt_slot_cost(const struct nf_ckpt_conn *c, unsigned int pidx);
+/* The same for a put of layer into c, or into the slot it would get. */
+long nf_ckpt_slot_cost_for(u16 layer, const struct nlattr *payload, u32 len,
+			   const struct nf_ckpt_conn *c);
+/*
+ * Can this validated payload of layer index pidx be packed?  Only if the
+ * packed form writes back exactly the same bytes.
+ */
+bool nf_ckpt_slot_check(unsigned int pidx, const struct nlattr *payload,
+			u32 len);
+/* A BASE payload of IPv6 needs a slot with room for its addresses. */
+bool nf_ckpt_slot_needs_v6(u16 layer, const struct nlattr *payload, u32 len);
+/* Pack a checked payload into c; under the lock, in a seqcount write. */
+void nf_ckpt_slot_pack(struct nf_ckpt_conn *c, unsigned int pidx,
+		       const struct nlattr *payload, u32 len);
+/*
+ * The live record of layer index idx of c as a view, under RCU: payload
+ * points into the record, or into buf (cap >= NF_CKPT_PACKED_MAX) for a
+ * packed layer.  false if there is none.
+ */
+bool nf_ckpt_conn_view(const struct nf_ckpt_conn *c, unsigned int idx,
+		       u64 now, struct nf_ckpt_rec_view *v, u8 *buf, u32 cap);
+/* Lock-free, under RCU: is layer index idx of c there and live / expired? */
+bool nf_ckpt_conn_live_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+			   u64 now);
+bool nf_ckpt_conn_expired_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+			      u64 now);
 
 /* genl.c */
 int nf_ckpt_genl_init(void);
 void nf_ckpt_genl_exit(void);
-void nf_ckpt_notify_put(struct net *net, u64 id, const struct nf_ckpt_rec *r);
+void nf_ckpt_notify_put(struct net *net, const struct nf_ckpt_rec_view *v);
 void nf_ckpt_notify_del(struct net *net, u64 id, u16 layer);
 
 #endif /* _NF_CKPT_STORE_INTERNAL_H */

@@ -13,6 +13,8 @@
 #include <linux/jiffies.h>
 #include <linux/math64.h>
 #include <linux/netlink.h>
+#include <linux/string.h>
+#include <net/netlink.h>
 #include <linux/module.h>
 #include <uapi/linux/nf_ckpt.h>
 
@@ -56,6 +58,100 @@ static inline u64 nf_ckpt_ms_to_jiffies(u64 ms)
 	if (secs >= INT_MAX / HZ)
 		return INT_MAX;
 	return secs * HZ + msecs_to_jiffies(ms - secs * MSEC_PER_SEC);
+}
+
+/*
+ * Building a payload: netlink attributes appended to a flat buffer (no
+ * skb), as nf_ckpt_ct's encoders write records and as the store writes
+ * back the layers it keeps packed.  A put returns -EMSGSIZE (a nest
+ * start NULL) once m is full.
+ */
+struct nf_ckpt_msg {
+	u8	*data;
+	u32	len;
+	u32	cap;
+};
+
+static inline void nf_ckpt_msg_init(struct nf_ckpt_msg *m, void *buf, u32 cap)
+{
+	m->data = buf;
+	m->len = 0;
+	m->cap = cap;
+}
+
+/* An attribute header for len bytes of data, padding zeroed. */
+static inline struct nlattr *nf_ckpt_reserve(struct nf_ckpt_msg *m, int type,
+					     int len)
+{
+	struct nlattr *nla;
+
+	if (m->len + nla_total_size(len) > m->cap)
+		return NULL;
+	nla = (struct nlattr *)(m->data + m->len);
+	nla->nla_type = type;
+	nla->nla_len = nla_attr_size(len);
+	memset((u8 *)nla + nla->nla_len, 0, nla_padlen(len));
+	m->len += nla_total_size(len);
+	return nla;
+}
+
+static inline int nf_ckpt_put(struct nf_ckpt_msg *m, int type, int len,
+			      const void *data)
+{
+	struct nlattr *nla = nf_ckpt_reserve(m, type, len);
+
+	if (!nla)
+		return -EMSGSIZE;
+	memcpy(nla_data(nla), data, len);
+	return 0;
+}
+
+static inline int nf_ckpt_put_u8(struct nf_ckpt_msg *m, int type, u8 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+static inline int nf_ckpt_put_u16(struct nf_ckpt_msg *m, int type, u16 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+static inline int nf_ckpt_put_be16(struct nf_ckpt_msg *m, int type, __be16 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+static inline int nf_ckpt_put_u32(struct nf_ckpt_msg *m, int type, u32 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+static inline int nf_ckpt_put_be32(struct nf_ckpt_msg *m, int type, __be32 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+/* Payloads are only 4-byte aligned: readers use nla_get_u64 (memcpy). */
+static inline int nf_ckpt_put_u64(struct nf_ckpt_msg *m, int type, u64 v)
+{
+	return nf_ckpt_put(m, type, sizeof(v), &v);
+}
+
+static inline int nf_ckpt_put_flag(struct nf_ckpt_msg *m, int type)
+{
+	return nf_ckpt_reserve(m, type, 0) ? 0 : -EMSGSIZE;
+}
+
+static inline struct nlattr *nf_ckpt_nest_start(struct nf_ckpt_msg *m,
+						int type)
+{
+	return nf_ckpt_reserve(m, type | NLA_F_NESTED, 0);
+}
+
+static inline void nf_ckpt_nest_end(struct nf_ckpt_msg *m,
+				    struct nlattr *start)
+{
+	start->nla_len = m->data + m->len - (u8 *)start;
 }
 
 /* A record as a reader sees it: valid for the duration of the callback. */
