@@ -125,8 +125,9 @@ static int __net_init nf_ckpt_ct_net_init(struct net *net)
 	/*
 	 * Hooks first, so that nothing the restore misses goes unrecorded;
 	 * then what the store holds, before insmod returns.  IDs and a first
-	 * checkpoint for what the table held before the hooks (restored
-	 * conntracks included) come from walk.c's first walk, in the
+	 * checkpoint for what the table held before the hooks (not the
+	 * restored conntracks: their records are current) come from
+	 * walk.c's first walk, in the
 	 * background (at a million conntracks it took about a minute under
 	 * TCG; pernet_ops_rwsem, held across ->init, would stop every netns
 	 * creation and exit meanwhile).

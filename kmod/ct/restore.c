@@ -109,6 +109,26 @@ struct nf_ckpt_base {
 	u64				master_id;
 };
 
+/*
+ * Record payloads are parsed without a policy: the store validated every
+ * one of them against its layer's policy (nested ones included) when it
+ * was put or loaded (nf_ckpt_validate_payload()), and it hands out only
+ * what it validated.  What conntrack needs beyond the policies (lengths
+ * per family, states, window scales, zone direction, ICMP types, helper
+ * and expectation classes) is still checked here, on every record.
+ */
+static int nf_ckpt_parse_stored(struct nlattr **tb, int maxtype,
+				const struct nlattr *head, int len)
+{
+	return nla_parse_deprecated(tb, maxtype, head, len, NULL, NULL);
+}
+
+static int nf_ckpt_parse_stored_nested(struct nlattr **tb, int maxtype,
+				       const struct nlattr *nla)
+{
+	return nf_ckpt_parse_stored(tb, maxtype, nla_data(nla), nla_len(nla));
+}
+
 static int nf_ckpt_idlist_add(struct nf_ckpt_idlist *l, u64 id)
 {
 	u64 *ids;
@@ -155,8 +175,8 @@ static int nf_ckpt_parse_tuple(const struct nlattr *attr, u8 family, u8 proto,
 	struct nlattr *tb[NF_CKPT_TUPLE_A_MAX + 1];
 	int alen = nf_ckpt_addr_len(family);
 
-	if (!attr || nla_parse_nested(tb, NF_CKPT_TUPLE_A_MAX, attr,
-				      nf_ckpt_tuple_policy, NULL))
+	if (!attr || nf_ckpt_parse_stored_nested(tb, NF_CKPT_TUPLE_A_MAX,
+						 attr))
 		return -EINVAL;
 	if (!tb[NF_CKPT_TUPLE_A_SRC] || !tb[NF_CKPT_TUPLE_A_DST] ||
 	    nla_len(tb[NF_CKPT_TUPLE_A_SRC]) != alen ||
@@ -207,8 +227,8 @@ static int nf_ckpt_parse_base(const struct nf_ckpt_rec_view *rec,
 	u8 zdir = NF_CT_DEFAULT_ZONE_DIR;
 	u16 zid = NF_CT_DEFAULT_ZONE_ID;
 
-	if (!rec || nla_parse(tb, NF_CKPT_BASE_A_MAX, rec->payload, rec->len,
-			      nf_ckpt_base_policy, NULL))
+	if (!rec || nf_ckpt_parse_stored(tb, NF_CKPT_BASE_A_MAX, rec->payload,
+					 rec->len))
 		return -EINVAL;
 	if (!tb[NF_CKPT_BASE_A_FAMILY] || !tb[NF_CKPT_BASE_A_PROTO] ||
 	    !tb[NF_CKPT_BASE_A_TIMEOUT_MS])
@@ -299,6 +319,52 @@ static void nf_ckpt_rebind(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id)
 }
 
 /*
+ * Is the conntrack of a BASE record in the table already?  Then it is
+ * kept and given the ID back (not in a dry run).  Asked before creating
+ * only when nothing is to be inserted; otherwise after the insertion
+ * failed (a clash) or the build did: the common case costs no lookup.
+ */
+static bool nf_ckpt_existing(struct nf_ckpt_run *r, const struct nf_ckpt_base *b,
+			     u64 id)
+{
+	struct nf_conn *ct = nf_ckpt_find(r->net, b);
+
+	if (!ct)
+		return false;
+	if (!r->dry_run)
+		nf_ckpt_rebind(r, ct, id);
+	nf_ct_put(ct);
+	return true;
+}
+
+/*
+ * A conntrack just re-created from its records: they are current, so
+ * walk.c's first walk leaves it alone (it skips what has an entry), and
+ * its first packet that changes anything writes them again (an entry not
+ * NF_CKPT_CONN_WRITTEN is written in full).  The entry lives as long as
+ * the records would.  No entry (no memory): the walk checkpoints it.
+ */
+static void nf_ckpt_restored(struct nf_ckpt_run *r, struct nf_conn *ct, u64 id)
+{
+	u32 expires = (u32)jiffies +
+		      min_t(u64, (u64)nf_ckpt_ct_timeout_left(ct) +
+				 nf_ckpt_grace_jiffies(), INT_MAX);
+	struct nf_ckpt_conn *c;
+
+	if (nf_ckpt_ct_label_id(ct) != id)
+		return;		/* the fallback table gives it a new ID */
+	rcu_read_lock();
+	c = nf_ckpt_conn_get(r->cn, id);
+	if (c) {
+		spin_lock_bh(&c->lock);
+		if (time_before32(c->expires, expires))
+			WRITE_ONCE(c->expires, expires);
+		spin_unlock_bh(&c->lock);
+	}
+	rcu_read_unlock();
+}
+
+/*
  * The mapping of one NAT manip as ctnetlink's CTA_NAT nest, for the NAT
  * core's parse_nat_setup(): nf_ckpt_ct then needs no symbol of nf_nat,
  * which may be absent (or loaded later) on a router without NAT.
@@ -316,8 +382,7 @@ static int nf_ckpt_nat_attr(const struct nlattr *rec, u8 family,
 	const void *addr;
 	__be16 port;
 
-	if (nla_parse_nested(tb, NF_CKPT_NAT_A_MAX, rec, nf_ckpt_nat_policy,
-			     NULL) ||
+	if (nf_ckpt_parse_stored_nested(tb, NF_CKPT_NAT_A_MAX, rec) ||
 	    !tb[NF_CKPT_NAT_A_ADDR] || !tb[NF_CKPT_NAT_A_PORT] ||
 	    nla_len(tb[NF_CKPT_NAT_A_ADDR]) != alen)
 		return -EINVAL;
@@ -451,8 +516,8 @@ static enum nf_ckpt_fail nf_ckpt_setup_helper(struct nf_ckpt_run *r,
 
 	if (!rec)
 		return NF_CKPT_OK;
-	if (nla_parse(tb, NF_CKPT_HELPER_A_MAX, rec->payload, rec->len,
-		      nf_ckpt_helper_policy, NULL) ||
+	if (nf_ckpt_parse_stored(tb, NF_CKPT_HELPER_A_MAX, rec->payload,
+				 rec->len) ||
 	    !tb[NF_CKPT_HELPER_A_NAME])
 		return NF_CKPT_FAIL_INVAL;
 
@@ -486,8 +551,7 @@ static void nf_ckpt_restore_tcp_dir(struct ip_ct_tcp_state *s,
 {
 	struct nlattr *tb[NF_CKPT_TCPW_A_MAX + 1];
 
-	if (!attr || nla_parse_nested(tb, NF_CKPT_TCPW_A_MAX, attr,
-				      nf_ckpt_tcpw_policy, NULL))
+	if (!attr || nf_ckpt_parse_stored_nested(tb, NF_CKPT_TCPW_A_MAX, attr))
 		return;
 	if (tb[NF_CKPT_TCPW_A_END])
 		s->td_end = nla_get_u32(tb[NF_CKPT_TCPW_A_END]);
@@ -508,8 +572,8 @@ static int nf_ckpt_restore_tcp(struct nf_conn *ct, const struct nlattr *attr)
 	struct nlattr *tb[NF_CKPT_TCP_A_MAX + 1];
 	struct ip_ct_tcp *t = &ct->proto.tcp;
 
-	if (nla_parse_nested(tb, NF_CKPT_TCP_A_MAX, attr, nf_ckpt_tcp_policy,
-			     NULL) || !tb[NF_CKPT_TCP_A_STATE])
+	if (nf_ckpt_parse_stored_nested(tb, NF_CKPT_TCP_A_MAX, attr) ||
+	    !tb[NF_CKPT_TCP_A_STATE])
 		return -EINVAL;
 	t->state = nla_get_u8(tb[NF_CKPT_TCP_A_STATE]);
 	nf_ckpt_restore_tcp_dir(&t->seen[IP_CT_DIR_ORIGINAL],
@@ -542,8 +606,8 @@ static int nf_ckpt_restore_sctp(struct nf_conn *ct, const struct nlattr *attr)
 	struct nlattr *tb[NF_CKPT_SCTP_A_MAX + 1];
 	struct ip_ct_sctp *s = &ct->proto.sctp;
 
-	if (nla_parse_nested(tb, NF_CKPT_SCTP_A_MAX, attr, nf_ckpt_sctp_policy,
-			     NULL) || !tb[NF_CKPT_SCTP_A_STATE])
+	if (nf_ckpt_parse_stored_nested(tb, NF_CKPT_SCTP_A_MAX, attr) ||
+	    !tb[NF_CKPT_SCTP_A_STATE])
 		return -EINVAL;
 	s->state = nla_get_u8(tb[NF_CKPT_SCTP_A_STATE]);
 	if (tb[NF_CKPT_SCTP_A_VTAG_ORIG])
@@ -619,8 +683,7 @@ static int nf_ckpt_restore_l4(struct nf_conn *ct,
 
 	if (!rec)
 		return nf_ct_protonum(ct) == IPPROTO_TCP ? -EINVAL : 0;
-	if (nla_parse(tb, NF_CKPT_L4_A_MAX, rec->payload, rec->len,
-		      nf_ckpt_l4_policy, NULL))
+	if (nf_ckpt_parse_stored(tb, NF_CKPT_L4_A_MAX, rec->payload, rec->len))
 		return -EINVAL;
 	switch (nf_ct_protonum(ct)) {
 	case IPPROTO_TCP:
@@ -640,8 +703,8 @@ static void nf_ckpt_restore_seqadj_dir(struct nf_ct_seqadj *s,
 {
 	struct nlattr *tb[NF_CKPT_SEQADJ_DIR_A_MAX + 1];
 
-	if (!attr || nla_parse_nested(tb, NF_CKPT_SEQADJ_DIR_A_MAX, attr,
-				      nf_ckpt_seqadj_dir_policy, NULL))
+	if (!attr || nf_ckpt_parse_stored_nested(tb, NF_CKPT_SEQADJ_DIR_A_MAX,
+						 attr))
 		return;
 	if (tb[NF_CKPT_SEQADJ_DIR_A_POS])
 		s->correction_pos = nla_get_u32(tb[NF_CKPT_SEQADJ_DIR_A_POS]);
@@ -661,8 +724,8 @@ static int nf_ckpt_restore_seqadj(struct nf_conn *ct,
 		return 0;
 	if (!seqadj)
 		return -ENOMEM;
-	if (nla_parse(tb, NF_CKPT_SEQADJ_A_MAX, rec->payload, rec->len,
-		      nf_ckpt_seqadj_policy, NULL))
+	if (nf_ckpt_parse_stored(tb, NF_CKPT_SEQADJ_A_MAX, rec->payload,
+				 rec->len))
 		return -EINVAL;
 	nf_ckpt_restore_seqadj_dir(&seqadj->seq[IP_CT_DIR_ORIGINAL],
 				   tb[NF_CKPT_SEQADJ_A_ORIG]);
@@ -750,7 +813,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 					const struct nf_ckpt_rec_view *recs,
 					unsigned int nrecs, u64 timeout_ms)
 {
-	struct nf_conn *ct, *master = NULL, *cur;
+	struct nf_conn *ct, *master = NULL;
 	struct nf_conntrack_helper *pin = NULL;
 	struct nf_conntrack_tuple reply;
 	struct nf_conn_tstamp *tstamp;
@@ -781,13 +844,16 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 	    !nf_ct_invert_tuple(&reply, &b->tuple[IP_CT_DIR_ORIGINAL])) {
 		if (master)
 			nf_ct_put(master);
-		return NF_CKPT_FAIL_INVAL;
+		return nf_ckpt_existing(r, b, id) ? NF_CKPT_EXISTING :
+						    NF_CKPT_FAIL_INVAL;
 	}
 	ct = nf_conntrack_alloc(r->net, &b->zone, &b->tuple[IP_CT_DIR_ORIGINAL],
 				&reply, GFP_KERNEL);
 	if (IS_ERR(ct)) {
 		if (master)
 			nf_ct_put(master);
+		if (nf_ckpt_existing(r, b, id))
+			return NF_CKPT_EXISTING;
 		return nf_ckpt_table_full(r->net) ? NF_CKPT_FAIL_NOSPC :
 						    NF_CKPT_FAIL_NOMEM;
 	}
@@ -805,19 +871,13 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 	if (tstamp)
 		tstamp->start = ktime_get_real_ns();
 
+	/* Insert first: a clash is what tells that it is there already. */
 	err = nf_conntrack_hash_check_insert(ct);
 	if (err) {
 		ret = err == -ENOSPC ? NF_CKPT_FAIL_NOSPC : NF_CKPT_FAIL_OTHER;
-		if (err == -EEXIST) {
-			/* Came back meanwhile, or a clash on the reply side. */
-			cur = nf_ckpt_find(r->net, b);
+		/* Else a clash on the reply side only. */
+		if (err == -EEXIST)
 			ret = NF_CKPT_FAIL_NAT;
-			if (cur) {
-				nf_ckpt_rebind(r, cur, id);
-				nf_ct_put(cur);
-				ret = NF_CKPT_EXISTING;
-			}
-		}
 		goto err_free;
 	}
 
@@ -828,7 +888,8 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 				      (test_bit(IPS_ASSURED_BIT, &ct->status) ?
 				       1 << IPCT_ASSURED : 0),
 				      ct, 0, 0);
-	nf_ckpt_relearn_restored(nf_ckpt_ct_pernet(r->net), ct);
+	nf_ckpt_restored(r, ct, id);
+	nf_ckpt_relearn_restored(r->cn, ct);
 	nf_ct_put(ct);
 	/* In the table now: helper unregistration finds it there. */
 	if (pin)
@@ -843,6 +904,9 @@ err_free:
 	nf_conntrack_free(ct);
 	if (pin)
 		nf_conntrack_helper_put(pin);
+	/* Whatever failed, one that is there already is counted as such. */
+	if (nf_ckpt_existing(r, b, id))
+		return NF_CKPT_EXISTING;
 	return ret;
 }
 
@@ -886,23 +950,22 @@ static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
 {
 	const struct nf_ckpt_rec_view *base;
 	struct nf_ckpt_base b;
-	struct nf_conn *ct;
 	u64 age_ms;
 
 	base = nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_BASE);
 	if (nf_ckpt_parse_base(base, &b))
 		return NF_CKPT_FAIL_INVAL;
 
-	ct = nf_ckpt_find(r->net, &b);
-	if (ct) {
-		if (!r->dry_run)
-			nf_ckpt_rebind(r, ct, id);
-		nf_ct_put(ct);
-		return NF_CKPT_EXISTING;
-	}
-
-	/* The timeout ran on since the checkpoint. */
+	/*
+	 * Looked up first only when nothing would be inserted: a dry run,
+	 * a record timed out, a child (deferred while its master is not
+	 * back, which an existing child must not be).
+	 */
 	age_ms = base->age_ms;
+	if ((r->dry_run || b.timeout_ms <= age_ms || b.master_id) &&
+	    nf_ckpt_existing(r, &b, id))
+		return NF_CKPT_EXISTING;
+	/* The timeout ran on since the checkpoint. */
 	if (b.timeout_ms <= age_ms)
 		return NF_CKPT_SKIP;
 	return nf_ckpt_create(r, id, &b, recs, nrecs, b.timeout_ms - age_ms);
@@ -990,8 +1053,7 @@ static int nf_ckpt_create_exp(struct nf_ckpt_run *r, struct nf_conn *master,
 	u8 proto;
 	int err;
 
-	if (nla_parse_nested(tb, NF_CKPT_EXP_A_MAX, item, nf_ckpt_exp_policy,
-			     NULL))
+	if (nf_ckpt_parse_stored_nested(tb, NF_CKPT_EXP_A_MAX, item))
 		return -EINVAL;
 	proto = tb[NF_CKPT_EXP_A_PROTO] ? nla_get_u8(tb[NF_CKPT_EXP_A_PROTO]) :
 					  nf_ct_protonum(master);

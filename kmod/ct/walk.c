@@ -4,7 +4,9 @@
  *
  * One work item walks the whole (global) table for every netns at once:
  *   - first, once after the module loaded: IDs and a first checkpoint for
- *     the conntracks that were there before the hooks.  A netns created
+ *     the conntracks that were there before the hooks (not for those the
+ *     hooks wrote meanwhile, nor for those a restore re-created from
+ *     their records: they have an entry, see nf_ckpt_walk_known()).  A netns created
  *     later has no conntrack before its hooks are in place and needs none
  *     (a walk per netns would cost netns x table).
  *   - then every NF_CKPT_OFFLOAD_INTERVAL, only the conntracks with
@@ -167,6 +169,25 @@ restart:
 	return true;
 }
 
+/*
+ * Has ct been accounted for since the module loaded?  Every conntrack
+ * with an entry was either written in full by hooks.c (an entry is only
+ * created to write) or re-created by a restore from records that are
+ * current (restore.c): the first walk checkpoints neither again.
+ */
+static bool nf_ckpt_walk_known(struct nf_ckpt_ct_net *cn,
+			       const struct nf_conn *ct)
+{
+	bool known;
+	u64 id;
+
+	rcu_read_lock();
+	id = nf_ckpt_ct_id(cn, ct);
+	known = id && nf_ckpt_conn_lookup(cn, id);
+	rcu_read_unlock();
+	return known;
+}
+
 /* The checkpoints of the batch, no conntrack lock or RCU held. */
 static void nf_ckpt_walk_flush(struct nf_ckpt_walk *w)
 {
@@ -181,7 +202,7 @@ static void nf_ckpt_walk_flush(struct nf_ckpt_walk *w)
 		if (cn->live && !nf_ct_is_dying(ct) && !nf_ct_is_expired(ct)) {
 			if (w->offload_only)
 				nf_ckpt_ct_refresh(cn, ct);
-			else
+			else if (!nf_ckpt_walk_known(cn, ct))
 				nf_ckpt_ct_checkpoint(cn, ct);
 		}
 		cond_resched();
