@@ -41,7 +41,11 @@ R() { ip netns exec "$router" "$@"; }
 C() { ip netns exec "$client" "$@"; }
 S() { ip netns exec "$server" "$@"; }
 ckpt() { R "$CKPTCTL" "$@"; }
-param() { echo "$2" >"/sys/module/nf_ckpt_ct/parameters/$1"; }
+# A module from before the parameter checkpoints handshakes anyway.
+param() {
+	local f=/sys/module/nf_ckpt_ct/parameters/$1
+	if [[ -e $f ]]; then echo "$2" >"$f"; else info "no parameter $1"; fi
+}
 
 # A long update interval: no rate-limited refresh in the counts.
 load_ct update_interval_ms=600000
