@@ -47,6 +47,7 @@ extern unsigned int nf_ckpt_update_interval_ms;
 extern unsigned int nf_ckpt_grace_ms;
 extern bool nf_ckpt_restore;
 extern bool nf_ckpt_relearn_assist;
+extern bool nf_ckpt_checkpoint_handshake;
 
 /*
  * Parameters may change under us (sysfs): each read once.  Lifetimes end

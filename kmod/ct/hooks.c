@@ -11,10 +11,29 @@
  *     NF_IP_PRI_CONNTRACK_CONFIRM - 2 (IPv6 confirms at LOCAL_IN with
  *     NF_IP6_PRI_LAST - 1, and a hook registered later at an equal
  *     priority runs first): a new, not yet confirmed conntrack, NAT
- *     already bound; it gets its ID and its first records here, just
- *     before confirmation.  A conntrack born of an expectation also
- *     refreshes its master's EXPECT record.
+ *     already bound.  A conntrack born of an expectation refreshes its
+ *     master's EXPECT record here.  With checkpoint_handshake=1 (or a
+ *     conntrack worth restoring from its first packet) the new one gets
+ *     its ID and its first records here, just before confirmation.
  * The conntrack event notifier is not used: ctnetlink owns it.
+ *
+ * Worth restoring (nf_ckpt_ct_worth()):
+ *   A conntrack costs the store and this module nothing (no ID, no entry,
+ *   no fallback entry, no record) until it is worth restoring:
+ *   - TCP, SCTP, UDP, UDP-Lite, GRE: IPS_ASSURED, conntrack's own
+ *     "not a probe" signal.  TCP sets it on the packet that moves
+ *     SYN_RECV to ESTABLISHED (the handshake ACK), or on a valid answer
+ *     to a picked-up ESTABLISHED connection; it is never cleared, so
+ *     FIN_WAIT, CLOSE_WAIT, LAST_ACK after that stay checkpointed.  SCTP
+ *     sets it on reaching ESTABLISHED, UDP once the flow has seen a reply
+ *     and is still active (the stream timeout), GRE on a reply.
+ *   - Anything else (ICMP, ICMPv6, DCCP, generic): IPS_SEEN_REPLY (or
+ *     ASSURED), an answered exchange.
+ *   A SYN flood, an unanswered UDP probe or an unanswered ping writes
+ *   nothing.  checkpoint_handshake=1 makes every conntrack worth it from
+ *   its first packet (the behaviour before).  A conntrack that has an
+ *   entry already (written while checkpoint_handshake was 1) is followed
+ *   as before.  The first write assigns the ID.
  *
  * Change detection, per packet:
  *   The only per-connection memory is a small entry (struct nf_ckpt_conn)
@@ -74,6 +93,24 @@ static bool nf_ckpt_ct_ended(const struct nf_conn *ct)
 		       test_bit(IPS_ASSURED_BIT, &ct->status);
 	}
 	return false;
+}
+
+/* See "Worth restoring" above.  Lock-free, any context. */
+static bool nf_ckpt_ct_worth(const struct nf_conn *ct)
+{
+	unsigned long status = READ_ONCE(ct->status);
+
+	if (READ_ONCE(nf_ckpt_checkpoint_handshake) || (status & IPS_ASSURED))
+		return true;
+	switch (nf_ct_protonum(ct)) {
+	case IPPROTO_TCP:
+	case IPPROTO_SCTP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_GRE:
+		return false;
+	}
+	return status & IPS_SEEN_REPLY;
 }
 
 static u32 nf_ckpt_fp_l4(const struct nf_conn *ct)
@@ -255,6 +292,9 @@ static void nf_ckpt_sync(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
 	bool fresh = false;
 	u8 todo = 0;
 
+	/* Not worth it yet: nothing, unless it was written before. */
+	if (!nf_ckpt_ct_worth(ct) && (!id || !nf_ckpt_conn_lookup(cn, id)))
+		return;
 	if (!id) {
 		if (nf_ckpt_ct_ended(ct))
 			return;

@@ -38,6 +38,11 @@ module_param_named(relearn_assist, nf_ckpt_relearn_assist, bool, 0644);
 MODULE_PARM_DESC(relearn_assist,
 		 "Keep what the first segments after a restore acknowledge while conntrack re-learns TCP windows (0: conntrack alone)");
 
+bool nf_ckpt_checkpoint_handshake __read_mostly;
+module_param_named(checkpoint_handshake, nf_ckpt_checkpoint_handshake, bool, 0644);
+MODULE_PARM_DESC(checkpoint_handshake,
+		 "Checkpoint conntracks from their first packet (0: once worth restoring: TCP/UDP/SCTP ASSURED, others SEEN_REPLY)");
+
 /* How often the per-connection state of gone conntracks is reaped. */
 #define NF_CKPT_GC_INTERVAL	(10 * HZ)
 

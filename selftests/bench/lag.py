@@ -4,12 +4,16 @@
 the store's event for the record it causes (python3 stdlib only).
 
   lag.py --uapi HEADER --port P --ready FILE --stop FILE [--seconds S]
+         [--handshake]
 
 Runs in the router's netns.  Joins nf_ckpt's "events" group and opens an
 AF_PACKET socket (SO_TIMESTAMPNS: the kernel stamps a packet as it is
 received, before the netfilter hooks), until FILE of --stop appears.
 Connections to port P, one per client source port, give three lags:
-  new  the client's SYN            -> the first BASE put of the new ID
+  new  the client's handshake ACK  -> the first BASE put of the new ID
+       (a connection is checkpointed once ESTABLISHED; before issue #14
+       item 3, and with checkpoint_handshake=1, at the SYN: then the
+       reference is the SYN, see --handshake)
   est  the client's handshake ACK  -> the L4 put with TCP ESTABLISHED
   end  the flow's last packet      -> the DEL of the ID (TIME_WAIT)
 An event's time is when this process reads it (CLOCK_REALTIME, like the
@@ -116,6 +120,8 @@ def main():
     ap.add_argument("--ready", required=True)
     ap.add_argument("--stop", required=True)
     ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--handshake", action="store_true",
+                    help="nf_ckpt_ct checkpoints from the SYN (checkpoint_handshake=1, or a tree before it)")
     a = ap.parse_args()
     E = uapi_enums(a.uapi)
 
@@ -232,9 +238,12 @@ def main():
         if cmd == E["NF_CKPT_CMD_PUT"] and layer == E["NF_CKPT_LAYER_BASE"] \
                 and cid not in seen_new:
             seen_new.add(cid)
-            syn = [ts for ts, cl, fl in pl if cl and fl & 0x02 and not fl & 0x10]
-            if syn:
-                lag["new"].append(t - syn[0])
+            if a.handshake:
+                ref = [ts for ts, cl, fl in pl if cl and fl & 0x02 and not fl & 0x10]
+            else:
+                ref = [ts for ts, cl, fl in pl if cl and fl & 0x10 and not fl & 0x03]
+            if ref:
+                lag["new"].append(t - ref[0])
         elif cmd == E["NF_CKPT_CMD_PUT"] and layer == E["NF_CKPT_LAYER_L4"] \
                 and state == TCP_ESTABLISHED and cid not in seen_est:
             seen_est.add(cid)
