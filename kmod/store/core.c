@@ -441,7 +441,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 	struct nf_ckpt_rec *r = NULL;
 	struct nf_ckpt_rec_view v;
 	long drecords, dbytes, oldcost;
-	bool pack, timed, old, new;
+	bool pack, need_tail, timed, old, new;
 	u64 now;
 	int err;
 
@@ -451,7 +451,8 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 		spin_lock_bh(lock);
 		c = nf_ckpt_conn_lookup(cn, q->id) ?: newc;
 		pack = c && packable && nf_ckpt_req_fits(q, c);
-		if (c && (pack || (r && (newt || rcu_access_pointer(c->tail)))))
+		need_tail = c && !pack && !newt && !rcu_access_pointer(c->tail);
+		if (c && (pack || (r && !need_tail)))
 			break;
 		spin_unlock_bh(lock);
 		rcu_read_unlock();
@@ -470,7 +471,8 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 			if (!r)
 				goto err_free;
 		}
-		if (!newt && !rcu_access_pointer(c->tail)) {
+		/* c may be gone now: only what was decided under the lock. */
+		if (need_tail) {
 			newt = kzalloc(sizeof(*newt), gfp | __GFP_NOWARN);
 			if (!newt)
 				goto err_free;
