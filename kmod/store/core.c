@@ -6,14 +6,15 @@
  * Writers (nf_ckpt_ct from softirq, LOAD/FORGET/FLUSH, the reaper) lock
  * one stripe of nf_ckpt_locks[], chosen by (netns, ID), so that puts of
  * different connections run in parallel.  Readers (has, lookup, walk,
- * dumps) take no lock: they look the ID up under RCU and take references
- * on the records they hand out.  The ordered walk sorts a snapshot of the
- * IDs of the netns.
+ * dumps) take no lock: they look the ID up under RCU, read packed layers
+ * under the slot's seqcount and copy what they hand out.  The ordered
+ * walk sorts a snapshot of the IDs of the netns.
  *
  * Accounting: a record costs the memory it is allocated (header plus
- * payload, rounded up to the slab size); the ID's struct nf_ckpt_conn
- * (72 bytes) and its hash bucket are not counted in bytes, but there is
- * at most one per record.
+ * payload, rounded up to the slab size), a packed layer its part of the
+ * slot (slot.c); a slot with no packed layer and the hash buckets are not
+ * counted in bytes, but there is at most one slot per record.  An update
+ * in place changes no cost and writes no shared counter.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -52,9 +53,9 @@ static unsigned int nf_ckpt_net_id __read_mostly;
 static atomic_long_t nf_ckpt_used_bytes = ATOMIC_LONG_INIT(0);
 static atomic_long_t nf_ckpt_used_records = ATOMIC_LONG_INIT(0);
 
-static const struct rhashtable_params nf_ckpt_conn_params = {
-	.head_offset		= offsetof(struct nf_ckpt_conn, node),
-	.key_offset		= offsetof(struct nf_ckpt_conn, id),
+static const struct rhashtable_params nf_ckpt_slot_params = {
+	.head_offset		= offsetof(struct nf_ckpt_slot, node),
+	.key_offset		= offsetof(struct nf_ckpt_slot, id),
 	.key_len		= sizeof(u64),
 	.automatic_shrinking	= true,
 };
@@ -101,6 +102,8 @@ static unsigned long nf_ckpt_share(const struct nf_ckpt_net *cn,
  */
 static int nf_ckpt_charge(struct nf_ckpt_net *cn, long records, long bytes)
 {
+	if (!records && !bytes)
+		return 0;
 	if (!nf_ckpt_charge_one(&cn->used_records, records,
 				nf_ckpt_share(cn, &nf_ckpt_netns_max_records)))
 		return NF_CKPT_FULL_NETNS;
@@ -126,6 +129,8 @@ undo_netns_records:
 static void nf_ckpt_charge_force(struct nf_ckpt_net *cn, long records,
 				 long bytes)
 {
+	if (!records && !bytes)
+		return;
 	atomic_long_add(records, &cn->used_records);
 	atomic_long_add(bytes, &cn->used_bytes);
 	atomic_long_add(records, &nf_ckpt_used_records);
@@ -192,7 +197,7 @@ void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
 
 /* Layers: packed in the slot or a record in its tail ----------------- */
 
-static struct nf_ckpt_rec *nf_ckpt_tail_rec(const struct nf_ckpt_conn *c,
+static struct nf_ckpt_rec *nf_ckpt_tail_rec(const struct nf_ckpt_slot *c,
 					    unsigned int i, spinlock_t *lock)
 {
 	struct nf_ckpt_tail *t;
@@ -202,19 +207,19 @@ static struct nf_ckpt_rec *nf_ckpt_tail_rec(const struct nf_ckpt_conn *c,
 		   NULL;
 }
 
-static bool nf_ckpt_is_packed(const struct nf_ckpt_conn *c, unsigned int i)
+static bool nf_ckpt_is_packed(const struct nf_ckpt_slot *c, unsigned int i)
 {
 	return i < NF_CKPT_NPACKED && (c->packed & BIT(i));
 }
 
-static bool nf_ckpt_packed_expired(const struct nf_ckpt_conn *c,
+static bool nf_ckpt_packed_expired(const struct nf_ckpt_slot *c,
 				   unsigned int i, u64 now)
 {
 	return !time_before32((u32)now, READ_ONCE(c->expires[i]));
 }
 
 /* What layer i of c costs, whether it expires; under the ID's lock. */
-static long nf_ckpt_layer_cost(const struct nf_ckpt_conn *c, unsigned int i,
+static long nf_ckpt_layer_cost(const struct nf_ckpt_slot *c, unsigned int i,
 			       spinlock_t *lock, bool *timed)
 {
 	struct nf_ckpt_rec *r;
@@ -228,13 +233,13 @@ static long nf_ckpt_layer_cost(const struct nf_ckpt_conn *c, unsigned int i,
 	return r ? nf_ckpt_rec_cost(r) : 0;
 }
 
-static bool nf_ckpt_layer_present(const struct nf_ckpt_conn *c,
+static bool nf_ckpt_layer_present(const struct nf_ckpt_slot *c,
 				  unsigned int i, spinlock_t *lock)
 {
 	return nf_ckpt_is_packed(c, i) || nf_ckpt_tail_rec(c, i, lock);
 }
 
-static bool nf_ckpt_layer_expired(const struct nf_ckpt_conn *c,
+static bool nf_ckpt_layer_expired(const struct nf_ckpt_slot *c,
 				  unsigned int i, spinlock_t *lock, u64 now)
 {
 	struct nf_ckpt_rec *r;
@@ -259,19 +264,19 @@ static void nf_ckpt_account(struct nf_ckpt_net *cn, unsigned int i, long cost,
 
 /* Connections -------------------------------------------------------- */
 
-static struct nf_ckpt_conn *nf_ckpt_conn_lookup(struct nf_ckpt_net *cn,
+static struct nf_ckpt_slot *nf_ckpt_slot_lookup(struct nf_ckpt_net *cn,
 						u64 id)
 {
-	return rhashtable_lookup(&cn->conns, &id, nf_ckpt_conn_params);
+	return rhashtable_lookup(&cn->conns, &id, nf_ckpt_slot_params);
 }
 
-struct nf_ckpt_conn *nf_ckpt_conn_find_rcu(struct net *net, u64 id)
+struct nf_ckpt_slot *nf_ckpt_slot_find_rcu(struct net *net, u64 id)
 {
-	return nf_ckpt_conn_lookup(nf_ckpt_pernet(net), id);
+	return nf_ckpt_slot_lookup(nf_ckpt_pernet(net), id);
 }
 
 /* Under the lock: take layer i out of c, without accounting. */
-static void nf_ckpt_layer_clear(struct nf_ckpt_conn *c, unsigned int i,
+static void nf_ckpt_layer_clear(struct nf_ckpt_slot *c, unsigned int i,
 				spinlock_t *lock)
 {
 	struct nf_ckpt_tail *t;
@@ -296,7 +301,7 @@ static void nf_ckpt_layer_clear(struct nf_ckpt_conn *c, unsigned int i,
  * Under the ID's lock, c being in the table: remove layer i of c.
  * Returns whether it had expired, or -ENOENT.
  */
-static int nf_ckpt_unpublish(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+static int nf_ckpt_unpublish(struct nf_ckpt_net *cn, struct nf_ckpt_slot *c,
 			     unsigned int i, spinlock_t *lock, u64 now)
 {
 	bool expired, timed;
@@ -322,7 +327,7 @@ static void nf_ckpt_tail_free_rcu(struct rcu_head *head)
 }
 
 /* Under the ID's lock: drop c's tail if empty, c itself if then empty. */
-static void nf_ckpt_conn_gc(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+static void nf_ckpt_slot_gc(struct nf_ckpt_net *cn, struct nf_ckpt_slot *c,
 			    spinlock_t *lock)
 {
 	struct nf_ckpt_tail *t;
@@ -340,7 +345,7 @@ static void nf_ckpt_conn_gc(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 	}
 	if (c->packed)
 		return;
-	rhashtable_remove_fast(&cn->conns, &c->node, nf_ckpt_conn_params);
+	rhashtable_remove_fast(&cn->conns, &c->node, nf_ckpt_slot_params);
 	this_cpu_dec(cn->stats->conns);
 	nf_ckpt_slot_free_rcu(c);
 }
@@ -365,13 +370,13 @@ static bool nf_ckpt_req_packable(const struct nf_ckpt_put_req *q)
 
 /* Is c's slot big enough for this payload (BASE v6 needs a v6 slot)? */
 static bool nf_ckpt_req_fits(const struct nf_ckpt_put_req *q,
-			     const struct nf_ckpt_conn *c)
+			     const struct nf_ckpt_slot *c)
 {
 	return c->v6 || !nf_ckpt_slot_needs_v6(q->layer, q->payload, q->len);
 }
 
 /* Under the lock: layer i of c packed from q (checked packable, fits). */
-static void nf_ckpt_layer_set_packed(struct nf_ckpt_conn *c, unsigned int i,
+static void nf_ckpt_layer_set_packed(struct nf_ckpt_slot *c, unsigned int i,
 				     const struct nf_ckpt_put_req *q,
 				     spinlock_t *lock)
 {
@@ -397,7 +402,7 @@ static void nf_ckpt_layer_set_packed(struct nf_ckpt_conn *c, unsigned int i,
 }
 
 /* Under the lock: layer i of c is r, c->tail present. */
-static void nf_ckpt_layer_set_rec(struct nf_ckpt_conn *c, unsigned int i,
+static void nf_ckpt_layer_set_rec(struct nf_ckpt_slot *c, unsigned int i,
 				  struct nf_ckpt_rec *r, spinlock_t *lock)
 {
 	struct nf_ckpt_tail *t;
@@ -416,7 +421,7 @@ static void nf_ckpt_layer_set_rec(struct nf_ckpt_conn *c, unsigned int i,
 
 /* What a put of q costs: the slot's share or a record. */
 static long nf_ckpt_req_cost(const struct nf_ckpt_put_req *q,
-			     const struct nf_ckpt_conn *c, bool pack)
+			     const struct nf_ckpt_slot *c, bool pack)
 {
 	return pack ? nf_ckpt_slot_cost(c, q->layer - 1) : nf_ckpt_cost(q->len);
 }
@@ -435,7 +440,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 	long held_records = pre ? pre->drecords : 0;
 	long held_bytes = pre ? pre->dbytes : 0;
 	bool packable = nf_ckpt_req_packable(q);
-	struct nf_ckpt_conn *c, *newc = NULL;
+	struct nf_ckpt_slot *c, *newc = NULL;
 	struct nf_ckpt_tail *newt = NULL;
 	unsigned int i = q->layer - 1;
 	struct nf_ckpt_rec *r = NULL;
@@ -449,7 +454,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 	for (;;) {
 		rcu_read_lock();
 		spin_lock_bh(lock);
-		c = nf_ckpt_conn_lookup(cn, q->id) ?: newc;
+		c = nf_ckpt_slot_lookup(cn, q->id) ?: newc;
 		pack = c && packable && nf_ckpt_req_fits(q, c);
 		need_tail = c && !pack && !newt && !rcu_access_pointer(c->tail);
 		if (c && (pack || (r && !need_tail)))
@@ -498,7 +503,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 
 	if (new) {
 		err = rhashtable_insert_fast(&cn->conns, &c->node,
-					     nf_ckpt_conn_params);
+					     nf_ckpt_slot_params);
 		if (err)
 			goto err_unlock;
 		newc = NULL;
@@ -528,7 +533,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 		r = NULL;
 	}
 	/* A record that replaced a packed layer leaves nothing packed. */
-	nf_ckpt_conn_gc(cn, c, lock);
+	nf_ckpt_slot_gc(cn, c, lock);
 	spin_unlock_bh(lock);
 
 	nf_ckpt_note_id(cn, q->id);
@@ -570,12 +575,12 @@ static int nf_ckpt_remove(struct net *net, u64 id, u16 layer)
 	spinlock_t *lock = nf_ckpt_lock(net, id);
 	unsigned int i, live = 0, gone = 0;
 	u64 now = get_jiffies_64();
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	int ret;
 
 	rcu_read_lock();
 	spin_lock_bh(lock);
-	c = nf_ckpt_conn_lookup(cn, id);
+	c = nf_ckpt_slot_lookup(cn, id);
 	if (c) {
 		for (i = 0; i < NF_CKPT_NLAYERS; i++) {
 			if (layer && i != layer - 1)
@@ -588,7 +593,7 @@ static int nf_ckpt_remove(struct net *net, u64 id, u16 layer)
 				live++;
 		}
 		if (gone)
-			nf_ckpt_conn_gc(cn, c, lock);
+			nf_ckpt_slot_gc(cn, c, lock);
 	}
 	spin_unlock_bh(lock);
 	rcu_read_unlock();
@@ -626,7 +631,7 @@ int nf_ckpt_store_touch(struct net *net, u64 id, u64 expires_ms)
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
 	spinlock_t *lock = nf_ckpt_lock(net, id);
 	u64 now = get_jiffies_64(), expires = 0, jexp = INT_MAX;
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	struct nf_ckpt_rec *r;
 	bool found = false;
 	unsigned int i;
@@ -638,7 +643,7 @@ int nf_ckpt_store_touch(struct net *net, u64 id, u64 expires_ms)
 
 	rcu_read_lock();
 	spin_lock_bh(lock);
-	c = nf_ckpt_conn_lookup(cn, id);
+	c = nf_ckpt_slot_lookup(cn, id);
 	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
 		if (!nf_ckpt_layer_present(c, i, lock) ||
 		    nf_ckpt_layer_expired(c, i, lock, now))
@@ -681,14 +686,14 @@ EXPORT_SYMBOL_GPL(nf_ckpt_store_forget);
 bool nf_ckpt_store_has(struct net *net, u64 id)
 {
 	u64 now = get_jiffies_64();
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	bool found = false;
 	unsigned int i;
 
 	rcu_read_lock();
-	c = nf_ckpt_conn_find_rcu(net, id);
+	c = nf_ckpt_slot_find_rcu(net, id);
 	for (i = 0; c && !found && i < NF_CKPT_NLAYERS; i++)
-		found = nf_ckpt_conn_live_rcu(c, i, now);
+		found = nf_ckpt_slot_live_rcu(c, i, now);
 	rcu_read_unlock();
 	return found;
 }
@@ -712,17 +717,17 @@ unsigned int nf_ckpt_snap_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
 {
 	u64 now = get_jiffies_64();
 	struct nf_ckpt_rec_view *v;
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	unsigned int i;
 	u8 *buf;
 
 	s->n = 0;
 	rcu_read_lock();
-	c = nf_ckpt_conn_find_rcu(net, id);
+	c = nf_ckpt_slot_find_rcu(net, id);
 	for (i = 0; c && i < NF_CKPT_NLAYERS; i++) {
 		v = &s->v[s->n];
 		buf = s->buf + i * NF_CKPT_MAX_PAYLOAD;
-		if (!nf_ckpt_conn_view(c, i, now, v, buf, NF_CKPT_MAX_PAYLOAD))
+		if (!nf_ckpt_slot_view(c, i, now, v, buf, NF_CKPT_MAX_PAYLOAD))
 			continue;
 		if ((const u8 *)v->payload != buf) {
 			memcpy(buf, v->payload, v->len);
@@ -820,7 +825,7 @@ int nf_ckpt_snapshot_ids(struct net *net, u64 **idsp, size_t *np)
 {
 	struct nf_ckpt_net *cn = nf_ckpt_pernet(net);
 	struct rhashtable_iter iter;
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	size_t cap, n, i, j;
 	bool full;
 	u64 *ids;
@@ -918,7 +923,7 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 	long records = 0, bytes = 0, oldcost;
 	u64 now = get_jiffies_64();
 	struct nf_ckpt_load_item *it;
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	spinlock_t *lock;
 	unsigned int li;
 	bool old, timed, pack;
@@ -932,7 +937,7 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 		pack = nf_ckpt_req_packable(&it->req);
 		rcu_read_lock();
 		spin_lock_bh(lock);
-		c = nf_ckpt_conn_lookup(cn, it->req.id);
+		c = nf_ckpt_slot_lookup(cn, it->req.id);
 		old = c && nf_ckpt_layer_present(c, li, lock);
 		if (old && excl && !nf_ckpt_layer_expired(c, li, lock, now)) {
 			NL_SET_ERR_MSG(extack,
@@ -1045,7 +1050,7 @@ void nf_ckpt_stats_read(struct net *net, struct nf_ckpt_stats *st)
 /* Expiry ------------------------------------------------------------- */
 
 /* Under RCU: free the expired records of c. */
-static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
+static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_slot *c,
 			      u64 now)
 {
 	unsigned long gone = 0;
@@ -1054,7 +1059,7 @@ static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 	u64 id = c->id;
 
 	for (i = 0; i < NF_CKPT_NLAYERS; i++)
-		if (nf_ckpt_conn_expired_rcu(c, i, now))
+		if (nf_ckpt_slot_expired_rcu(c, i, now))
 			break;
 	if (i == NF_CKPT_NLAYERS)
 		return;
@@ -1069,7 +1074,7 @@ static void nf_ckpt_reap_conn(struct nf_ckpt_net *cn, struct nf_ckpt_conn *c,
 			gone |= BIT(i);
 	}
 	if (gone)
-		nf_ckpt_conn_gc(cn, c, lock);
+		nf_ckpt_slot_gc(cn, c, lock);
 	spin_unlock_bh(lock);
 
 	for_each_set_bit(i, &gone, NF_CKPT_NLAYERS)
@@ -1092,7 +1097,7 @@ static void nf_ckpt_reap_work(struct work_struct *work)
 					      struct nf_ckpt_net, reap_work);
 	unsigned int budget, done = 0, chunk;
 	u64 now = get_jiffies_64();
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	bool end = false;
 
 	budget = max_t(unsigned int, NF_CKPT_REAP_MIN,
@@ -1137,7 +1142,7 @@ static int __net_init nf_ckpt_net_init(struct net *net)
 	cn->stats = alloc_percpu(struct nf_ckpt_pcpu_stats);
 	if (!cn->stats)
 		return -ENOMEM;
-	err = rhashtable_init(&cn->conns, &nf_ckpt_conn_params);
+	err = rhashtable_init(&cn->conns, &nf_ckpt_slot_params);
 	if (err)
 		goto err_stats;
 	rhashtable_walk_enter(&cn->conns, &cn->reap_iter);
@@ -1149,10 +1154,10 @@ err_stats:
 	return err;
 }
 
-static void nf_ckpt_conn_destroy(void *ptr, void *arg)
+static void nf_ckpt_slot_destroy(void *ptr, void *arg)
 {
 	struct nf_ckpt_net *cn = arg;
-	struct nf_ckpt_conn *c = ptr;
+	struct nf_ckpt_slot *c = ptr;
 	struct nf_ckpt_tail *t;
 	struct nf_ckpt_rec *r;
 	unsigned int i;
@@ -1184,7 +1189,7 @@ static void __net_exit nf_ckpt_net_exit(struct net *net)
 
 	cancel_delayed_work_sync(&cn->reap_work);
 	rhashtable_walk_exit(&cn->reap_iter);
-	rhashtable_free_and_destroy(&cn->conns, nf_ckpt_conn_destroy, cn);
+	rhashtable_free_and_destroy(&cn->conns, nf_ckpt_slot_destroy, cn);
 	WARN_ON_ONCE(atomic_long_read(&cn->used_records) ||
 		     atomic_long_read(&cn->used_bytes));
 	free_percpu(cn->stats);

@@ -424,7 +424,7 @@ static int nf_ckpt_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	u64 now = get_jiffies_64();
 	u8 buf[NF_CKPT_PACKED_MAX];
 	struct nf_ckpt_rec_view v;
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 	unsigned int sent = 0;
 	int err = 0;
 	u64 id;
@@ -432,11 +432,11 @@ static int nf_ckpt_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	rcu_read_lock();
 	for (; ctx->pos < ctx->n; ctx->pos++, ctx->idx = 0) {
 		id = ctx->ids[ctx->pos];
-		c = nf_ckpt_conn_find_rcu(net, id);
+		c = nf_ckpt_slot_find_rcu(net, id);
 		if (!c)
 			continue;
 		for (; ctx->idx < NF_CKPT_NLAYERS; ctx->idx++) {
-			if (!nf_ckpt_conn_view(c, ctx->idx, now, &v, buf,
+			if (!nf_ckpt_slot_view(c, ctx->idx, now, &v, buf,
 					       sizeof(buf)))
 				continue;
 			err = nf_ckpt_dump_rec(skb, cb, &v);

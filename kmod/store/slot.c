@@ -23,7 +23,7 @@
 #define NF_CKPT_ADDR4	4
 #define NF_CKPT_ADDR6	16
 
-/* Address slots at the end of struct nf_ckpt_conn. */
+/* Address slots at the end of struct nf_ckpt_slot. */
 enum { NF_CKPT_ADDR_SRC, NF_CKPT_ADDR_DST, NF_CKPT_ADDR_NAT, NF_CKPT_NADDR };
 
 static struct kmem_cache *nf_ckpt_slot_cache[2] __read_mostly;
@@ -477,7 +477,7 @@ bool nf_ckpt_slot_needs_v6(u16 layer, const struct nlattr *payload, u32 len)
 	       nla_get_u8(fam) == NFPROTO_IPV6;
 }
 
-static void nf_ckpt_slot_copy_out(const struct nf_ckpt_conn *c,
+static void nf_ckpt_slot_copy_out(const struct nf_ckpt_slot *c,
 				  unsigned int pidx, struct nf_ckpt_img *img)
 {
 	unsigned int alen = nf_ckpt_slot_alen(c->v6), i;
@@ -493,7 +493,7 @@ static void nf_ckpt_slot_copy_out(const struct nf_ckpt_conn *c,
 	}
 }
 
-void nf_ckpt_slot_pack(struct nf_ckpt_conn *c, unsigned int pidx,
+void nf_ckpt_slot_pack(struct nf_ckpt_slot *c, unsigned int pidx,
 		       const struct nlattr *payload, u32 len)
 {
 	unsigned int alen = nf_ckpt_slot_alen(c->v6), i;
@@ -512,7 +512,7 @@ void nf_ckpt_slot_pack(struct nf_ckpt_conn *c, unsigned int pidx,
 	}
 }
 
-bool nf_ckpt_conn_view(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_view(const struct nf_ckpt_slot *c, unsigned int idx,
 		       u64 now, struct nf_ckpt_rec_view *v, u8 *buf, u32 cap)
 {
 	const struct nf_ckpt_tail *t;
@@ -557,7 +557,7 @@ bool nf_ckpt_conn_view(const struct nf_ckpt_conn *c, unsigned int idx,
 	return true;
 }
 
-bool nf_ckpt_conn_live_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_live_rcu(const struct nf_ckpt_slot *c, unsigned int idx,
 			   u64 now)
 {
 	const struct nf_ckpt_tail *t;
@@ -570,7 +570,7 @@ bool nf_ckpt_conn_live_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
 	return r && !nf_ckpt_rec_expired(r, now);
 }
 
-bool nf_ckpt_conn_expired_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_expired_rcu(const struct nf_ckpt_slot *c, unsigned int idx,
 			      u64 now)
 {
 	const struct nf_ckpt_tail *t;
@@ -592,13 +592,13 @@ static long nf_ckpt_slot_cost_v6(bool v6, unsigned int pidx)
 		size - (long)sizeof(union nf_ckpt_pl4);
 }
 
-long nf_ckpt_slot_cost(const struct nf_ckpt_conn *c, unsigned int pidx)
+long nf_ckpt_slot_cost(const struct nf_ckpt_slot *c, unsigned int pidx)
 {
 	return nf_ckpt_slot_cost_v6(c->v6, pidx);
 }
 
 long nf_ckpt_slot_cost_for(u16 layer, const struct nlattr *payload, u32 len,
-			   const struct nf_ckpt_conn *c)
+			   const struct nf_ckpt_slot *c)
 {
 	if (c)
 		return nf_ckpt_slot_cost(c, layer - 1);
@@ -606,11 +606,11 @@ long nf_ckpt_slot_cost_for(u16 layer, const struct nlattr *payload, u32 len,
 				    layer - 1);
 }
 
-struct nf_ckpt_conn *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
+struct nf_ckpt_slot *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
 					u32 len, gfp_t gfp)
 {
 	bool v6 = nf_ckpt_slot_needs_v6(layer, payload, len);
-	struct nf_ckpt_conn *c;
+	struct nf_ckpt_slot *c;
 
 	c = kmem_cache_zalloc(nf_ckpt_slot_cache[v6], gfp | __GFP_NOWARN);
 	if (!c)
@@ -620,33 +620,33 @@ struct nf_ckpt_conn *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
 	return c;
 }
 
-void nf_ckpt_slot_free(struct nf_ckpt_conn *c)
+void nf_ckpt_slot_free(struct nf_ckpt_slot *c)
 {
 	kmem_cache_free(nf_ckpt_slot_cache[c->v6], c);
 }
 
 static void nf_ckpt_slot_free_cb(struct rcu_head *head)
 {
-	nf_ckpt_slot_free(container_of(head, struct nf_ckpt_conn, rcu));
+	nf_ckpt_slot_free(container_of(head, struct nf_ckpt_slot, rcu));
 }
 
-void nf_ckpt_slot_free_rcu(struct nf_ckpt_conn *c)
+void nf_ckpt_slot_free_rcu(struct nf_ckpt_slot *c)
 {
 	call_rcu(&c->rcu, nf_ckpt_slot_free_cb);
 }
 
 int nf_ckpt_slot_init(void)
 {
-	size_t base = sizeof(struct nf_ckpt_conn);
+	size_t base = sizeof(struct nf_ckpt_slot);
 
 	nf_ckpt_slot_cache[0] = kmem_cache_create("nf_ckpt_slot4",
 				base + NF_CKPT_NADDR * NF_CKPT_ADDR4,
-				__alignof__(struct nf_ckpt_conn), 0, NULL);
+				__alignof__(struct nf_ckpt_slot), 0, NULL);
 	if (!nf_ckpt_slot_cache[0])
 		return -ENOMEM;
 	nf_ckpt_slot_cache[1] = kmem_cache_create("nf_ckpt_slot6",
 				base + NF_CKPT_NADDR * NF_CKPT_ADDR6,
-				__alignof__(struct nf_ckpt_conn), 0, NULL);
+				__alignof__(struct nf_ckpt_slot), 0, NULL);
 	if (!nf_ckpt_slot_cache[1]) {
 		kmem_cache_destroy(nf_ckpt_slot_cache[0]);
 		return -ENOMEM;

@@ -2,12 +2,11 @@
 /*
  * Internals of nf_ckpt_store.
  *
- * Per network namespace, an rhashtable maps a connection ID to a struct
- * nf_ckpt_conn, which points to one immutable record per layer.  A put
- * publishes a new record with rcu_assign_pointer() and drops the table's
- * reference to the old one; records are refcounted so that readers can
- * take them out of RCU and hand them to a callback that sleeps, and freed
- * with kfree_rcu() once the last reference is gone.
+ * Per network namespace, an rhashtable maps a connection ID to its slot
+ * (struct nf_ckpt_slot), which holds BASE and L4 packed (slot.c) and
+ * points to a tail of immutable records for the rest.  Readers that
+ * sleep get copies (struct nf_ckpt_snap); records are freed with
+ * kfree_rcu().
  *
  * Every change to the records of an ID, and the insertion or removal of
  * the ID in the table, happens under one of a fixed array of spinlocks
@@ -121,7 +120,7 @@ union nf_ckpt_pl4 {
  * layer always expires, within INT_MAX jiffies of its put (readers
  * compare as s32), and the reaper frees it long before that wraps.
  */
-struct nf_ckpt_conn {
+struct nf_ckpt_slot {
 	struct rhash_head		node;
 	u64				id;	/* the key, never 0 */
 	struct nf_ckpt_tail __rcu	*tail;
@@ -245,7 +244,7 @@ void nf_ckpt_snap_free(struct nf_ckpt_snap *s);
 unsigned int nf_ckpt_snap_get(struct net *net, u64 id,
 			      struct nf_ckpt_snap *s);
 int nf_ckpt_snapshot_ids(struct net *net, u64 **ids, size_t *n);
-struct nf_ckpt_conn *nf_ckpt_conn_find_rcu(struct net *net, u64 id);
+struct nf_ckpt_slot *nf_ckpt_slot_find_rcu(struct net *net, u64 id);
 int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 		       size_t n, bool excl, struct netlink_ext_ack *extack);
 int nf_ckpt_flush(struct net *net);
@@ -263,15 +262,15 @@ static inline bool nf_ckpt_rec_expired(const struct nf_ckpt_rec *r, u64 now)
 int nf_ckpt_slot_init(void);
 void nf_ckpt_slot_exit(void);
 /* A zeroed slot, of the size a BASE payload of this family needs. */
-struct nf_ckpt_conn *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
+struct nf_ckpt_slot *nf_ckpt_slot_alloc(u16 layer, const struct nlattr *payload,
 					u32 len, gfp_t gfp);
-void nf_ckpt_slot_free(struct nf_ckpt_conn *c);
-void nf_ckpt_slot_free_rcu(struct nf_ckpt_conn *c);
+void nf_ckpt_slot_free(struct nf_ckpt_slot *c);
+void nf_ckpt_slot_free_rcu(struct nf_ckpt_slot *c);
 /* Bytes a packed layer index pidx is charged (its part of the slot). */
-long nf_ckpt_slot_cost(const struct nf_ckpt_conn *c, unsigned int pidx);
+long nf_ckpt_slot_cost(const struct nf_ckpt_slot *c, unsigned int pidx);
 /* The same for a put of layer into c, or into the slot it would get. */
 long nf_ckpt_slot_cost_for(u16 layer, const struct nlattr *payload, u32 len,
-			   const struct nf_ckpt_conn *c);
+			   const struct nf_ckpt_slot *c);
 /*
  * Can this validated payload of layer index pidx be packed?  Only if the
  * packed form writes back exactly the same bytes.
@@ -281,19 +280,19 @@ bool nf_ckpt_slot_check(unsigned int pidx, const struct nlattr *payload,
 /* A BASE payload of IPv6 needs a slot with room for its addresses. */
 bool nf_ckpt_slot_needs_v6(u16 layer, const struct nlattr *payload, u32 len);
 /* Pack a checked payload into c; under the lock, in a seqcount write. */
-void nf_ckpt_slot_pack(struct nf_ckpt_conn *c, unsigned int pidx,
+void nf_ckpt_slot_pack(struct nf_ckpt_slot *c, unsigned int pidx,
 		       const struct nlattr *payload, u32 len);
 /*
  * The live record of layer index idx of c as a view, under RCU: payload
  * points into the record, or into buf (cap >= NF_CKPT_PACKED_MAX) for a
  * packed layer.  false if there is none.
  */
-bool nf_ckpt_conn_view(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_view(const struct nf_ckpt_slot *c, unsigned int idx,
 		       u64 now, struct nf_ckpt_rec_view *v, u8 *buf, u32 cap);
 /* Lock-free, under RCU: is layer index idx of c there and live / expired? */
-bool nf_ckpt_conn_live_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_live_rcu(const struct nf_ckpt_slot *c, unsigned int idx,
 			   u64 now);
-bool nf_ckpt_conn_expired_rcu(const struct nf_ckpt_conn *c, unsigned int idx,
+bool nf_ckpt_slot_expired_rcu(const struct nf_ckpt_slot *c, unsigned int idx,
 			      u64 now);
 
 /* genl.c */
