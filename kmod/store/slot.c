@@ -552,8 +552,9 @@ bool nf_ckpt_slot_view(const struct nf_ckpt_slot *c, unsigned int idx,
 	v->len = len;
 	v->payload = (const struct nlattr *)buf;
 	v->age_ms = time_after32((u32)now, updated) ?
-		    jiffies_to_msecs((u32)now - updated) : 0;
-	v->expires_ms = max_t(u64, jiffies_to_msecs(expires - (u32)now), 1);
+		    jiffies64_to_msecs((u32)now - updated) : 0;
+	/* Up to INT_MAX jiffies: more milliseconds than a u32 holds. */
+	v->expires_ms = max_t(u64, jiffies64_to_msecs(expires - (u32)now), 1);
 	return true;
 }
 
