@@ -173,25 +173,7 @@ struct nf_ckpt_conn *nf_ckpt_conn_get(struct nf_ckpt_ct_net *cn, u64 id);
 void nf_ckpt_conn_remove(struct nf_ckpt_ct_net *cn, struct nf_ckpt_conn *c);
 
 /* encode.c: record payloads, one encoder per layer (nf_ckpt_msg) */
-static inline int nf_ckpt_addr_len(u16 l3num)
-{
-	return l3num == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
-				       sizeof(struct in_addr);
-}
 
-/* Protocols whose tuples carry ports (u.all), as records encode them. */
-static inline bool nf_ckpt_proto_has_ports(u8 protonum)
-{
-	switch (protonum) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-	case IPPROTO_SCTP:
-	case IPPROTO_DCCP:
-		return true;
-	}
-	return false;
-}
 int nf_ckpt_encode_init(void);
 void nf_ckpt_encode_exit(void);
 /* A per-CPU NF_CKPT_MAX_PAYLOAD buffer: call with BH disabled. */

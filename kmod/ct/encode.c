@@ -57,11 +57,6 @@ static void nf_ckpt_nest_cancel(struct nf_ckpt_msg *m, struct nlattr *start)
 	m->len = (u8 *)start - m->data;
 }
 
-static bool nf_ckpt_proto_is_icmp(u8 protonum)
-{
-	return protonum == IPPROTO_ICMP || protonum == IPPROTO_ICMPV6;
-}
-
 static int nf_ckpt_encode_tuple(struct nf_ckpt_msg *m, int type,
 				const struct nf_conntrack_tuple *t,
 				u16 l3num, u8 protonum)

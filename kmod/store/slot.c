@@ -44,32 +44,9 @@ static unsigned int nf_ckpt_slot_alen(bool v6)
 	return v6 ? NF_CKPT_ADDR6 : NF_CKPT_ADDR4;
 }
 
-static unsigned int nf_ckpt_family_alen(u8 family)
-{
-	return family == NFPROTO_IPV6 ? NF_CKPT_ADDR6 : NF_CKPT_ADDR4;
-}
-
 static u8 *nf_ckpt_img_addr(struct nf_ckpt_img *img, unsigned int i)
 {
 	return img->addr + i * NF_CKPT_ADDR6;
-}
-
-static bool nf_ckpt_has_ports(u8 proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-	case IPPROTO_SCTP:
-	case IPPROTO_DCCP:
-		return true;
-	}
-	return false;
-}
-
-static bool nf_ckpt_is_icmp(u8 proto)
-{
-	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
 /* Write back ------------------------------------------------------------ */
@@ -78,7 +55,7 @@ static int nf_ckpt_unpack_tuple(struct nf_ckpt_msg *m, struct nf_ckpt_img *img,
 				int type, bool reply)
 {
 	const struct nf_ckpt_pbase *b = &img->base;
-	unsigned int alen = nf_ckpt_family_alen(b->family);
+	unsigned int alen = nf_ckpt_addr_len(b->family);
 	const u8 *src = nf_ckpt_img_addr(img, NF_CKPT_ADDR_SRC);
 	const u8 *dst = nf_ckpt_img_addr(img, NF_CKPT_ADDR_DST);
 	const u8 *nat = nf_ckpt_img_addr(img, NF_CKPT_ADDR_NAT);
@@ -102,11 +79,11 @@ static int nf_ckpt_unpack_tuple(struct nf_ckpt_msg *m, struct nf_ckpt_img *img,
 	if (!nest || nf_ckpt_put(m, NF_CKPT_TUPLE_A_SRC, alen, src) ||
 	    nf_ckpt_put(m, NF_CKPT_TUPLE_A_DST, alen, dst))
 		return -EMSGSIZE;
-	if (nf_ckpt_has_ports(b->proto)) {
+	if (nf_ckpt_proto_has_ports(b->proto)) {
 		if (nf_ckpt_put_be16(m, NF_CKPT_TUPLE_A_SPORT, sport) ||
 		    nf_ckpt_put_be16(m, NF_CKPT_TUPLE_A_DPORT, dport))
 			return -EMSGSIZE;
-	} else if (nf_ckpt_is_icmp(b->proto)) {
+	} else if (nf_ckpt_proto_is_icmp(b->proto)) {
 		/* ICMP: sport and dport are the original and reply ids. */
 		if (nf_ckpt_put_be16(m, NF_CKPT_TUPLE_A_ICMP_ID,
 				     reply ? b->dport : b->sport) ||
@@ -123,7 +100,7 @@ static int nf_ckpt_unpack_tuple(struct nf_ckpt_msg *m, struct nf_ckpt_img *img,
 static int nf_ckpt_unpack_nat(struct nf_ckpt_msg *m, struct nf_ckpt_img *img,
 			      int type)
 {
-	unsigned int alen = nf_ckpt_family_alen(img->base.family);
+	unsigned int alen = nf_ckpt_addr_len(img->base.family);
 	struct nlattr *nest = nf_ckpt_nest_start(m, type);
 
 	if (!nest ||
@@ -276,7 +253,7 @@ static bool nf_ckpt_pack_tuple(struct nf_ckpt_img *img, const struct nlattr *nla
 			       bool reply)
 {
 	struct nf_ckpt_pbase *b = &img->base;
-	unsigned int alen = nf_ckpt_family_alen(b->family);
+	unsigned int alen = nf_ckpt_addr_len(b->family);
 	struct nlattr *tb[NF_CKPT_TUPLE_A_MAX + 1];
 	const void *src, *dst;
 
@@ -293,7 +270,7 @@ static bool nf_ckpt_pack_tuple(struct nf_ckpt_img *img, const struct nlattr *nla
 			memcpy(nf_ckpt_img_addr(img, NF_CKPT_ADDR_NAT), src, alen);
 		if (b->flags & NF_CKPT_PB_SNAT)
 			memcpy(nf_ckpt_img_addr(img, NF_CKPT_ADDR_NAT), dst, alen);
-		if (nf_ckpt_is_icmp(b->proto))
+		if (nf_ckpt_proto_is_icmp(b->proto))
 			return nf_ckpt_get(b->dport, tb[NF_CKPT_TUPLE_A_ICMP_ID]) &&
 			       nf_ckpt_get(b->itype[1], tb[NF_CKPT_TUPLE_A_ICMP_TYPE]) &&
 			       nf_ckpt_get(b->icode[1], tb[NF_CKPT_TUPLE_A_ICMP_CODE]);
@@ -301,10 +278,10 @@ static bool nf_ckpt_pack_tuple(struct nf_ckpt_img *img, const struct nlattr *nla
 	}
 	memcpy(nf_ckpt_img_addr(img, NF_CKPT_ADDR_SRC), src, alen);
 	memcpy(nf_ckpt_img_addr(img, NF_CKPT_ADDR_DST), dst, alen);
-	if (nf_ckpt_has_ports(b->proto))
+	if (nf_ckpt_proto_has_ports(b->proto))
 		return nf_ckpt_get(b->sport, tb[NF_CKPT_TUPLE_A_SPORT]) &&
 		       nf_ckpt_get(b->dport, tb[NF_CKPT_TUPLE_A_DPORT]);
-	if (nf_ckpt_is_icmp(b->proto))
+	if (nf_ckpt_proto_is_icmp(b->proto))
 		return nf_ckpt_get(b->sport, tb[NF_CKPT_TUPLE_A_ICMP_ID]) &&
 		       nf_ckpt_get(b->itype[0], tb[NF_CKPT_TUPLE_A_ICMP_TYPE]) &&
 		       nf_ckpt_get(b->icode[0], tb[NF_CKPT_TUPLE_A_ICMP_CODE]);

@@ -14,6 +14,9 @@
 #include <linux/math64.h>
 #include <linux/netlink.h>
 #include <linux/string.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <uapi/linux/netfilter.h>
 #include <net/netlink.h>
 #include <linux/module.h>
 #include <uapi/linux/nf_ckpt.h>
@@ -58,6 +61,35 @@ static inline u64 nf_ckpt_ms_to_jiffies(u64 ms)
 	if (secs >= INT_MAX / HZ)
 		return INT_MAX;
 	return secs * HZ + msecs_to_jiffies(ms - secs * MSEC_PER_SEC);
+}
+
+/*
+ * How payloads encode tuples, for both modules: addresses are 4 or 16
+ * bytes by family; ports (u.all) for these protocols, id, type and code
+ * for ICMP, nothing else for the others.
+ */
+static inline int nf_ckpt_addr_len(u16 l3num)
+{
+	return l3num == NFPROTO_IPV6 ? sizeof(struct in6_addr) :
+				       sizeof(struct in_addr);
+}
+
+static inline bool nf_ckpt_proto_has_ports(u8 protonum)
+{
+	switch (protonum) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+		return true;
+	}
+	return false;
+}
+
+static inline bool nf_ckpt_proto_is_icmp(u8 protonum)
+{
+	return protonum == IPPROTO_ICMP || protonum == IPPROTO_ICMPV6;
 }
 
 /*
