@@ -24,7 +24,8 @@
 #   - the client's sockets of deleted routers all time out; every netns is
 #     freed (net_namespace objects back at the baseline); no record in the
 #     namespaces that stay; the slab caches (nf_conntrack, kmalloc, the
-#     store's nf_ckpt_conn) back at the baseline taken before the churn.
+#     store's nf_ckpt_slot4 and nf_ckpt_slot6) back at the baseline taken
+#     before the churn.
 # The kernel console must stay clean (vm-run).  Short form in make check;
 # NFCKPT_STRESS=1: 200 namespaces.  NETNS_TOTAL / NETNS_WAVE override.
 set -e
@@ -195,7 +196,7 @@ slab_read() { # array name
 	done
 	_s=()
 	while read -r name active rest; do
-		if [[ " $SLAB_CACHES nf_ckpt_conn net_namespace " == *" $name "* ]]; then
+		if [[ " $SLAB_CACHES nf_ckpt_slot4 nf_ckpt_slot6 net_namespace " == *" $name "* ]]; then
 			_s["$name"]=$active
 		fi
 	done </proc/slabinfo
@@ -252,7 +253,7 @@ wait_until 60 test -e "$tmp/w/wave-0.down" || info "the warm-up router's sockets
 
 declare -A SLAB0 SLAB1
 slab_read SLAB0
-info "baseline slab: $(for c in $SLAB_CACHES nf_ckpt_conn net_namespace; do printf '%s=%s ' "$c" "${SLAB0[$c]:--}"; done)"
+info "baseline slab: $(for c in $SLAB_CACHES nf_ckpt_slot4 nf_ckpt_slot6 net_namespace; do printf '%s=%s ' "$c" "${SLAB0[$c]:--}"; done)"
 info "$NETNS_TOTAL namespaces, $NETNS_WAVE at a time ($WAVES waves), $NETNS_TCP TCP + 1 UDP connections each"
 
 # ---------------------------------------------------------------- churn
@@ -386,11 +387,11 @@ slab_within() {
 	slab_read SLAB1
 	slab_report=
 	slab_ok=1
-	for c in $SLAB_CACHES nf_ckpt_conn; do
+	for c in $SLAB_CACHES nf_ckpt_slot4 nf_ckpt_slot6; do
 		[[ -n ${SLAB0[$c]:-} ]] || continue
 		d=$((SLAB1[$c] - SLAB0[$c]))
 		tol=$SLAB_TOL
-		[[ $c == nf_conntrack || $c == nf_ckpt_conn ]] && tol=0
+		[[ $c == nf_conntrack || $c == nf_ckpt_slot? ]] && tol=0
 		slab_report+="$c ${SLAB0[$c]}->${SLAB1[$c]} ($d); "
 		((d <= tol)) || slab_ok=0
 	done
@@ -403,12 +404,12 @@ slab_within() {
 # about 200 either way.  Hence 256 + 2 per namespace.  The routers put
 # 6 records each (in kmalloc-192 and -256), so leaking one object per
 # record would still exceed it.  Nothing of a router may stay in
-# nf_conntrack or the store's own cache: those must be back exactly.
+# nf_conntrack or the store's slot caches: those must be back exactly.
 SLAB_TOL=${SLAB_TOL:-$((256 + 2 * (made + 3)))}
 if wait_until 30 slab_within; then
-	ok "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and nf_ckpt_conn exactly)"
+	ok "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and the store's slots exactly)"
 else
-	fail "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and nf_ckpt_conn exactly)"
+	fail "slab back to baseline (kmalloc within $SLAB_TOL objects, nf_conntrack and the store's slots exactly)"
 fi
 info "slab, baseline -> after (delta): $slab_report"
 

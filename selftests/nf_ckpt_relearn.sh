@@ -21,14 +21,20 @@
 # bytes/s; once the client has $MARK bytes the router drops the client's
 # pure ACKs (raw prerouting, before conntrack) for $ACK_DROP s, then
 # crashes: rmmod nf_ckpt_ct; conntrack -F; insmod nf_ckpt_ct (restore on
-# load); then the ACKs pass again.  Two rounds (relearn_assist is global):
+# load); then the ACKs pass again.  Three rounds (relearn_assist is global):
 #   1. control, relearn_assist=0 (conntrack re-learns alone): the flow
 #      must stall for good (not one byte for $IDLE_DEAD s, and for as long
 #      as the outage lasted plus 4 s, once the ACKs pass again: the server
 #      retransmits meanwhile), the router finding the flow INVALID then:
 #      the reproducer, proof that the test sees the bug;
 #   2. nf_ckpt_ct loaded without parameters: relearn_assist is on, and the
-#      transfer completes, sha256 right.
+#      transfer completes, sha256 right;
+#   3. the same, and once the server's first segment after the restore has
+#      crossed the router (conntrack re-learnt that direction from it, the
+#      client's is still to re-learn), nf_ckpt_ct is reloaded (rmmod;
+#      insmod: the conntrack stays, its restore finds it there) before the
+#      ACKs pass: the transfer completes.  The help must outlive the module
+#      that restored the conntrack (the soak lost a masqueraded flow so).
 # Each round prints the longest stall, the ACKs the outage dropped, the
 # router's INVALID and drop counters and the reasons conntrack logged
 # (nf_conntrack_log_invalid).
@@ -54,10 +60,11 @@ IDLE_OK=60	# relearn_assist on: may pause this long (RTO backoff over a long
 		# outage under TCG)
 DEADLINE=150	# a transfer's whole life
 CLIENT=10.0.1.2
-declare -A PORT=([control]=5201 [assist]=5202)
-declare -A DESC=([control]="relearn_assist=0 (control)" [assist]="relearn_assist default")
+declare -A PORT=([control]=5201 [assist]=5202 [reload]=5203)
+declare -A DESC=([control]="relearn_assist=0 (control)" [assist]="relearn_assist default"
+	[reload]="nf_ckpt_ct reloaded meanwhile")
 
-ktap_plan 5
+ktap_plan 7
 
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
@@ -84,10 +91,12 @@ table inet filter {
 	counter i_assist { }
 	counter d_control { }
 	counter d_assist { }
+	counter i_reload { }
+	counter d_reload { }
 NFT
 	strict_router_chains
 	# Counting only: what gets here is dropped by the last rule.
-	for f in control assist; do
+	for f in control assist reload; do
 		echo "		tcp dport ${PORT[$f]} ct state invalid counter name \"i_$f\""
 		echo "		tcp sport ${PORT[$f]} ct state invalid counter name \"i_$f\""
 		echo "		tcp dport ${PORT[$f]} counter name \"d_$f\""
@@ -100,8 +109,14 @@ NFT
 table inet lossy {
 	counter a_control { }
 	counter a_assist { }
+	counter a_reload { }
+	counter s_reload { }
 	chain pre {
 		type filter hook prerouting priority raw;
+	}
+	chain seen {
+		type filter hook prerouting priority raw;
+		iifname "veth1" tcp sport ${PORT[reload]} counter name "s_reload"
 	}
 }
 NFT
@@ -126,6 +141,25 @@ ack_drop_on() {
 # The end of the outage; and the counters (CNT) right then.
 ack_drop_off() {
 	counters < <(R sh -c "nft flush chain inet lossy pre && nft list counters")
+}
+
+# Segments of the server that reached the router (round reload).
+server_seen() {
+	R nft list counter inet lossy s_reload | awk '/packets/ { print $2; exit }'
+}
+
+server_spoke() { (($(server_seen) > $1)); }
+
+# Round reload: once a segment of the server crossed the router after the
+# restore (conntrack re-learnt the server's direction from it), nf_ckpt_ct
+# goes and comes back; the conntrack stays.
+reload_ct() {
+	local s0
+	s0=$(server_seen)
+	wait_until 60 server_spoke "$s0" ||
+		die "reload: no segment of the server reached the router after the restore"
+	rmmod nf_ckpt_ct || die "rmmod nf_ckpt_ct failed"
+	insmod "$CT_KO" "$@" || die "insmod nf_ckpt_ct $* failed"
 }
 
 # The parameters of nf_ckpt_ct in round $1: the control turns the assist
@@ -228,6 +262,7 @@ round() {
 	}
 	t_flush=$(<"$tmp/flushed")
 	insmod "$CT_KO" "${params[@]}" || die "insmod nf_ckpt_ct ${params[*]} failed"
+	[[ $name == reload ]] && reload_ct "${params[@]}"
 	t_resume=$EPOCHREALTIME
 	assist=-
 	read -r assist 2>/dev/null </sys/module/nf_ckpt_ct/parameters/relearn_assist || true
@@ -303,23 +338,26 @@ round() {
 	acks=${c0[a]} invalid=${c0[i]} drops=${c0[d]}
 	klog=$(dmesg | tail -n "+$((dm0 + 1))" | awk -v ns="$router_ns" -v port="${PORT[$name]}" '
 		$0 ~ "nf_ckpt_ct: netns " ns ": restored " {
-			sub(/.*: restored /, ""); sub(/,.*/, ""); restored = $0 }
+			sub(/.*: restored /, ""); split($0, f, /, existing /)
+			restored += f[1]; existing += f[2] }
 		/nf_ct_(proto_6|tcp): / && $0 ~ "[SD]PT=" port " " {
 			sub(/.*nf_ct_(proto_6|tcp): /, ""); sub(/ IN=.*/, ""); gsub(/[0-9]+/, "N")
 			if (!($0 in seen)) order[++k] = $0
 			seen[$0]++ }
 		END {
-			printf "%d|", restored
+			printf "%d|%d|", restored, existing
 			for (i = 1; i <= k; i++)
 				printf "%s%d x %s", (i > 1 ? "; " : ""), seen[order[i]], order[i]
 			print "" }')
 	restored=${klog%%|*}
+	klog=${klog#*|}
+	existing=${klog%%|*}
 	logged=${klog#*|}
 	ktap_info "$(printf '%-27s %s at %s of %s bytes (%s); longest stall %s s;' \
 		"${DESC[$name]}:" "$outcome" "$bytes" "$SIZE" "$reason" "$stall")" \
 		"ACKs dropped by the outage: $acks; router: INVALID $invalid ($invalid_back once" \
 		"the ACKs passed again), drop rule $drops;" \
-		"restored $restored, relearn_assist=$assist"
+		"restored $restored, existing $existing, relearn_assist=$assist"
 	ktap_info "  conntrack logged: ${logged:-nothing}"
 	rmmod nf_ckpt_ct || die "rmmod nf_ckpt_ct failed"
 }
@@ -335,7 +373,7 @@ head -c "$SIZE" /dev/urandom >"$tmp/data.bin"
 has_param=0
 modinfo -F parm "$CT_KO" | grep -q '^relearn_assist:' && has_param=1
 rounds=(control)
-((has_param)) && rounds+=(assist)
+((has_param)) && rounds+=(assist reload)
 spawn_server "${rounds[@]}"
 for r in "${rounds[@]}"; do spawn_fetch "$r"; done
 # Diagnostics: conntrack logs why it finds a segment INVALID (logging from
@@ -381,5 +419,17 @@ if ((has_param)); then
 else
 	fail "relearn_assist on by default: nf_ckpt_ct has no relearn_assist parameter"
 	fail "relearn_assist on: the transfer completes (not run)"
+fi
+
+# ---------------------------------------------------------------- 3. reload
+if ((has_param)); then
+	round reload
+	check "reload: the restore re-creates the connection ($restored), the reloaded nf_ckpt_ct finds it in the table ($existing); the outage drops the client's ACKs ($acks)" \
+		test "${restored:-0}" -ge 1 -a "${existing:-0}" -ge 1 -a "$acks" -gt 0
+	check "reload: nf_ckpt_ct reloaded before the client's first segment after the restore: the transfer completes, sha256 right ($outcome, longest stall $stall s)" \
+		test "$outcome" = completed
+else
+	fail "reload: nf_ckpt_ct has no relearn_assist parameter"
+	fail "reload: the transfer completes (not run)"
 fi
 ktap_finished

@@ -21,9 +21,9 @@
 #     live conntracks that have not ended (TCP not in TIME_WAIT or CLOSE),
 #     by original tuple, duplicates counted (records of ended or vanished
 #     connections are gone, every live one has its records);
-#   - the store's own cache (nf_ckpt_conn) holds as many objects as the
-#     store counts connections;
-#   - after rmmod of both modules the store's cache is gone and the slab
+#   - the store's own caches (nf_ckpt_slot4, nf_ckpt_slot6: one slot per
+#     connection) hold as many objects as the store counts connections;
+#   - after rmmod of both modules the store's caches are gone and the slab
 #     caches are back at the baseline taken before the modules were
 #     loaded (see slab_check for the tolerance);
 #   - control: a long flow whose conntrack is deleted on this router dies
@@ -96,42 +96,55 @@ WAIT_POLL=0.2
 
 # ---------------------------------------------------------------- flows
 # Flow status without a fork: rx of the client (c_rx) and of the server
-# (s_rx) side of long flow $1.
+# (s_rx) side of long flow $1, and when each last received (c_t, s_t: whole
+# seconds of the epoch; the status files are rewritten every 0.5 s, after
+# the bytes came).
 re_rx='"rx": ([0-9]+)'
+re_last='"last_rx": ([0-9]+)'
 flow_rx() {
 	local line=
-	c_rx=0 s_rx=0
+	c_rx=0 s_rx=0 c_t=0 s_t=0
 	[[ -r $tmp/$1.st ]] && read -r line <"$tmp/$1.st" || true
 	[[ $line =~ $re_rx ]] && c_rx=${BASH_REMATCH[1]}
+	[[ $line =~ $re_last ]] && c_t=${BASH_REMATCH[1]}
 	line=
 	[[ -r $tmp/srv-${L_IDX[$1]}.st ]] && read -r line <"$tmp/srv-${L_IDX[$1]}.st" || true
 	[[ $line =~ $re_rx ]] && s_rx=${BASH_REMATCH[1]}
+	[[ $line =~ $re_last ]] && s_t=${BASH_REMATCH[1]}
 	return 0
 }
 
+# A flow moved when both sides received more than at the mark, and after
+# the mark's second: bytes that crossed the router before the mark but
+# reached a status file after it do not count (a stack reload's mark is
+# taken with forwarding off: what came after it took the restore).
 declare -A MARK_C MARK_S
 flows_mark() {
 	local f
+	MARK_T=${EPOCHREALTIME%.*}
 	for f in "$@"; do
 		flow_rx "$f"
 		MARK_C[$f]=$c_rx MARK_S[$f]=$s_rx
 	done
 }
 
-# Every flow named received more, both ways, since flows_mark.
+flow_moved() {
+	flow_rx "$1"
+	((c_rx > MARK_C[$1] && s_rx > MARK_S[$1] && c_t > MARK_T && s_t > MARK_T))
+}
+
+# Every flow named moved since flows_mark.
 flows_moved() {
 	local f
 	for f in "$@"; do
-		flow_rx "$f"
-		((c_rx > MARK_C[$f] && s_rx > MARK_S[$f])) || return 1
+		flow_moved "$f" || return 1
 	done
 }
 
 flows_stuck() { # the flows of $@ that did not move since flows_mark
 	local f out=
 	for f in "$@"; do
-		flow_rx "$f"
-		((c_rx > MARK_C[$f] && s_rx > MARK_S[$f])) || out+="$f "
+		flow_moved "$f" || out+="$f "
 	done
 	echo "${out:-none}"
 }
@@ -256,6 +269,8 @@ guard_off() {
 cycle_stack() {
 	guard_on || die "tc guard failed"
 	R sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
+	# shellcheck disable=SC2086
+	flows_mark $LONGS
 	R nft flush ruleset
 	rmmod nf_ckpt_ct || die "rmmod nf_ckpt_ct failed (stack cycle $1)"
 	nf_stack_order
@@ -312,10 +327,11 @@ status_of() { # the router's store counters, one line
 # ---------------------------------------------------------------- slab
 # Active objects of the caches the store and nf_ckpt_ct allocate from
 # (records: kmalloc of 40 bytes + payload; per-connection state of both
-# modules: kmalloc and the store's nf_ckpt_conn cache) and of conntrack,
+# modules: kmalloc and the store's slot caches) and of conntrack,
 # after every cache gave back its per-CPU and empty slabs (shrink), so
 # that the counts are of objects in use.
 SLAB_CACHES="nf_conntrack kmalloc-64 kmalloc-96 kmalloc-128 kmalloc-192 kmalloc-256 kmalloc-512 kmalloc-1k"
+STORE_CACHES="nf_ckpt_slot4 nf_ckpt_slot6"
 slab_shrink() {
 	local f
 	for f in /sys/kernel/slab/*/shrink; do
@@ -329,7 +345,7 @@ slab_read() { # array name
 	slab_shrink
 	_s=()
 	while read -r name active rest; do
-		if [[ " $SLAB_CACHES nf_ckpt_conn " == *" $name "* ]]; then
+		if [[ " $SLAB_CACHES $STORE_CACHES " == *" $name "* ]]; then
 			_s["$name"]=$active
 		fi
 	done </proc/slabinfo
@@ -419,8 +435,6 @@ for ((c = 1; c <= SOAK_N; c++)); do
 	for k in ${STACK_AFTER[$c]:-}; do
 		d=$(long_drops)
 		drops_ct=$((drops_ct + d - d_prev))
-		# shellcheck disable=SC2086
-		flows_mark $LONGS
 		t0=$SECONDS
 		cycle_stack "$k"
 		t1=$SECONDS
@@ -505,20 +519,27 @@ rec_long=$(awk '$6 ~ /^700[12]$/' "$tmp/rec.keys" | wc -l)
 check "each long flow has its records ($rec_long of 4)" test "$rec_long" = 4
 info "store: $(status_of)"
 
-# The store's cache against its count (nf_ckpt_conn is the store's; it
-# may be merged with another cache of its size: then no check).  The
-# other netns hold no records; frees wait for RCU grace periods.
+# The store's slot caches against its count (either may be merged with
+# another cache of its size: then no check).  The other netns hold no
+# records; frees wait for RCU grace periods.
+store_caches_own() {
+	local c
+	for c in $STORE_CACHES; do
+		[[ -d /sys/kernel/slab/$c && ! -L /sys/kernel/slab/$c ]] || return 1
+	done
+}
 conns_vs_cache() {
 	conns=$(ckpt status --json | jq '.connections')
 	slab_read SLAB1
-	((SLAB1[nf_ckpt_conn] >= conns && SLAB1[nf_ckpt_conn] <= conns + 2))
+	slots=$((${SLAB1[nf_ckpt_slot4]:-0} + ${SLAB1[nf_ckpt_slot6]:-0}))
+	((slots >= conns && slots <= conns + 2))
 }
-if [[ -d /sys/kernel/slab/nf_ckpt_conn && ! -L /sys/kernel/slab/nf_ckpt_conn ]]; then
+if store_caches_own; then
 	wait_until 20 conns_vs_cache || true
-	check "nf_ckpt_conn objects in use (${SLAB1[nf_ckpt_conn]}) = connections in the store ($conns)" \
-		test "${SLAB1[nf_ckpt_conn]}" -ge "$conns" -a "${SLAB1[nf_ckpt_conn]}" -le $((conns + 2))
+	check "slots in use (nf_ckpt_slot4 + nf_ckpt_slot6: $slots) = connections in the store ($conns)" \
+		test "$slots" -ge "$conns" -a "$slots" -le $((conns + 2))
 else
-	skip "nf_ckpt_conn is merged with another cache here: no count of its own"
+	skip "nf_ckpt_slot4 or nf_ckpt_slot6 is merged with another cache here: no count of its own"
 fi
 
 ctl_left=$((IDLE_DEAD - (SECONDS - t_ctl)))
@@ -581,8 +602,8 @@ R conntrack -F >/dev/null 2>&1 || true
 puts_total=$(ckpt status --json | jq '.puts + .updates')
 rmmod nf_ckpt_ct
 rmmod nf_ckpt_store
-check_not "the store's cache nf_ckpt_conn is gone with the module" \
-	test -d /sys/kernel/slab/nf_ckpt_conn -a ! -L /sys/kernel/slab/nf_ckpt_conn
+check_not "the store's caches ($STORE_CACHES) are gone with the module" \
+	test -e /sys/kernel/slab/nf_ckpt_slot4 -o -e /sys/kernel/slab/nf_ckpt_slot6
 slab_within() {
 	local c d tol
 	slab_read SLAB2

@@ -206,6 +206,11 @@ void nf_ckpt_relearn_net_init(struct nf_ckpt_ct_net *cn);
  * relearn.c's help, the only conntracks it ever touches.  Does not sleep.
  */
 void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
+/*
+ * A restore found ct in the table under the record's ID: marked again if
+ * TCP with a direction still to re-learn.  Does not sleep.
+ */
+void nf_ckpt_relearn_existing(struct nf_ckpt_ct_net *cn, struct nf_conn *ct);
 unsigned int nf_ckpt_hook_relearn(void *priv, struct sk_buff *skb,
 				  const struct nf_hook_state *state);
 

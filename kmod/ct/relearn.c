@@ -35,7 +35,11 @@
  *     (module memory: nothing userspace can set through ctnetlink), until
  *     both directions are re-learnt; a SYN_SENT conntrack, one created by
  *     ctnetlink or picked up mid-stream also has a direction with
- *     td_maxwin 0 and is left alone;
+ *     td_maxwin 0 and is left alone.  A restore that finds in the table
+ *     a conntrack carrying the record's own ID with a direction still to
+ *     re-learn marks it again: an earlier nf_ckpt_ct re-created it and its
+ *     mark went with that module (ctnetlink's caller could label one so,
+ *     but could as well make it liberal);
  *   - only segments tcp_error() would let through: whole header, sane
  *     data offset, the checksum where conntrack verifies it; SYN and RST
  *     segments teach nothing (and with ACK required and SYN and RST
@@ -91,11 +95,18 @@ static void nf_ckpt_relearn_start(struct nf_ckpt_ct_net *cn)
 		WRITE_ONCE(nf_ckpt_relearn_any, until);
 }
 
-void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
+/*
+ * Mark ct for the hook's help, with its windows as they are now.  Only
+ * when a direction is still to be re-learnt if pending_only: the mark of
+ * a conntrack an earlier nf_ckpt_ct restored went with that module.
+ */
+static void nf_ckpt_relearn_mark(struct nf_ckpt_ct_net *cn, struct nf_conn *ct,
+				 bool pending_only)
 {
 	const struct ip_ct_tcp_state *seen = ct->proto.tcp.seen;
 	u32 end[IP_CT_DIR_MAX], maxend[IP_CT_DIR_MAX];
 	struct nf_ckpt_conn *c;
+	bool pending = false;
 	u32 until;
 	int i;
 	u64 id;
@@ -108,8 +119,12 @@ void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
 	for (i = 0; i < IP_CT_DIR_MAX; i++) {
 		end[i] = seen[i].td_end;
 		maxend[i] = seen[i].td_maxend;
+		if (!seen[i].td_maxwin)
+			pending = true;
 	}
 	spin_unlock_bh(&ct->lock);
+	if (pending_only && !pending)
+		return;
 
 	rcu_read_lock();
 	id = nf_ckpt_ct_get_or_assign_id(cn, ct, NULL);
@@ -131,6 +146,16 @@ void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
 	rcu_read_unlock();
 	if (c)
 		nf_ckpt_relearn_start(cn);
+}
+
+void nf_ckpt_relearn_restored(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
+{
+	nf_ckpt_relearn_mark(cn, ct, false);
+}
+
+void nf_ckpt_relearn_existing(struct nf_ckpt_ct_net *cn, struct nf_conn *ct)
+{
+	nf_ckpt_relearn_mark(cn, ct, true);
 }
 
 static void nf_ckpt_relearn_done(struct nf_ckpt_conn *c)

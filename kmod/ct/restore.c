@@ -331,8 +331,13 @@ static bool nf_ckpt_existing(struct nf_ckpt_run *r, const struct nf_ckpt_base *b
 
 	if (!ct)
 		return false;
-	if (!r->dry_run)
-		nf_ckpt_rebind(r, ct, id);
+	if (!r->dry_run) {
+		/* Ours: an earlier nf_ckpt_ct may have re-created it. */
+		if (nf_ckpt_ct_id(r->cn, ct) == id)
+			nf_ckpt_relearn_existing(r->cn, ct);
+		else
+			nf_ckpt_rebind(r, ct, id);
+	}
 	nf_ct_put(ct);
 	return true;
 }
