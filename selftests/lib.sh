@@ -154,6 +154,26 @@ topo_client_router_server() {
 	ip netns exec "$router" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 
+# Commands in the namespaces of topo_client_router_server (a test may
+# define its own after sourcing this file).
+R() { ip netns exec "$router" "$@"; }
+C() { ip netns exec "$client" "$@"; }
+S() { ip netns exec "$server" "$@"; }
+ckpt() { R "$CKPTCTL" "$@"; }
+
+# bg_in NS CMDLINE: a shell command line in namespace NS, detached: every
+# process of it lives in the namespace and dies with it.
+bg_in() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" setsid sh -c "$*" </dev/null >/dev/null 2>&1 &
+}
+
+# listening NS PROTO PORT: a socket of PROTO (tcp, udp) listens on PORT.
+listening() {
+	ip netns exec "$1" ss -Hln --"$2" "sport = :$3" | grep -q .
+}
+
 # nap SECONDS: sleep without a fork (a fork costs milliseconds under
 # TCG): a read that times out on a pipe nobody writes to.
 exec {_nap_fd}<> <(:)
@@ -223,6 +243,18 @@ NFT
 
 mod_loaded() {
 	[[ -d /sys/module/$1 ]]
+}
+
+# unload_with_holders MODULE: rmmod it and, first, every module holding
+# it, transitively.  Fails if one of them is in use.
+unload_with_holders() {
+	local h
+	mod_loaded "$1" || return 0
+	for h in /sys/module/"$1"/holders/*; do
+		[[ -e $h ]] || continue
+		unload_with_holders "${h##*/}" || return 1
+	done
+	rmmod "$1"
 }
 
 # Load our modules (any order of arguments: store, ct).  Registered for

@@ -34,11 +34,6 @@ ktap_plan 14
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-C() { ip netns exec "$client" "$@"; }
-S() { ip netns exec "$server" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
-
 load_ct update_interval_ms=200 grace_ms=1000
 topo_client_router_server
 ip -n "$router" addr add 10.0.2.100/24 dev veth1

@@ -31,23 +31,6 @@ ktap_plan 28
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-C() { ip netns exec "$client" "$@"; }
-S() { ip netns exec "$server" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
-
-# Run a shell command line in a namespace, detached: every process of it
-# lives in the namespace and dies with it.
-bg_in() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" setsid sh -c "$*" </dev/null >/dev/null 2>&1 &
-}
-
-listening() { # ns proto port
-	ip netns exec "$1" ss -Hln --"$2" "sport = :$3" | grep -q .
-}
-
 ct_count() { # grep pattern over conntrack -L
 	R conntrack -L 2>/dev/null | grep -cE -- "$1" || true
 }

@@ -68,7 +68,6 @@ XF=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 	"import sys; sys.path.insert(0, sys.argv.pop(1)); import nf_ckpt_xfer; nf_ckpt_xfer.main()"
 	"$NFCKPT_ROOT/selftests")
 
-R() { ip netns exec "$router" "$@"; }
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # Packets of the router's named counter $1.

@@ -57,7 +57,6 @@ for m in nf_ckpt_ct nf_ckpt_store; do
 done
 modprobe nf_conntrack
 topo_client_router_server
-R() { ip netns exec "$router" "$@"; }
 R sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
 R sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=$EST
 

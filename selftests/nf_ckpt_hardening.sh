@@ -58,7 +58,6 @@ at_exit "rm -rf $tmp"
 pub=$tmp/pub		# readable input, writable output for any user
 mkdir -m 1777 "$pub"
 
-R() { ip netns exec "$router" "$@"; }
 ckpt() { "$CKPTCTL" "$@"; }
 # st [NETNS] records|refused|deletes: a counter of ckptctl status
 st() {

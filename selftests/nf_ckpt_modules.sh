@@ -35,8 +35,12 @@ else
 	fail "nf_ckpt_ct depends on nf_ckpt_store and nf_conntrack (got '$deps')"
 fi
 
-# A fresh VM has no conntrack loaded; make sure, so the next check means it.
-rmmod nf_conntrack 2>/dev/null || true
+# Whatever ran before: nothing of nfckpt or conntrack loaded, so that the
+# next check means it.
+for m in nf_ckpt_ct nf_ckpt_store; do
+	mod_loaded "$m" && rmmod "$m"
+done
+unload_with_holders nf_conntrack 2>/dev/null || true
 check_not "nf_conntrack absent before the store loads" mod_loaded nf_conntrack
 
 check "nf_ckpt_store loads without nf_conntrack" insmod "$STORE_KO"

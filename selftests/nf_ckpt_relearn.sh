@@ -80,7 +80,6 @@ while not os.path.exists(gate):
     time.sleep(0.1)
 nf_ckpt_xfer.main()" "$NFCKPT_ROOT/selftests")
 
-R() { ip netns exec "$router" "$@"; }
 rel() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # ---------------------------------------------------------------- router

@@ -66,8 +66,6 @@ ktap_plan 7
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-
 # seg FLOW c|s SEQ_OFFSET ACK_OFFSET FLAGS LEN [opts]: one segment of FLOW
 # from the client or the server, sequence numbers relative to the ISNs
 # (the SYN's own is 0); sets got (arrived / lost).

@@ -88,10 +88,6 @@ XF=("$PY" -I -S -X "pycache_prefix=$tmp/pyc" -c
 	"import sys; sys.path.insert(0, sys.argv.pop(1)); import nf_ckpt_xfer; nf_ckpt_xfer.main()"
 	"$NFCKPT_ROOT/selftests")
 
-R() { ip netns exec "$router" "$@"; }
-C() { ip netns exec "$client" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
-
 # ---------------------------------------------------------------- flows
 # Status of flow $1 without a fork (every fork costs under TCG): sets
 # st_bytes, st_sport.

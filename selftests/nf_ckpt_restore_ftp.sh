@@ -74,9 +74,6 @@ ktap_plan 43
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
-
 # Start from our own, fresh modules.
 rmmod nf_ckpt_ct 2>/dev/null || true
 rmmod nf_ckpt_store 2>/dev/null || true

@@ -36,13 +36,7 @@ OLD_SAVE=$HERE/data/nfckpt-before-slots.ckpt
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
 records() { "$PY" "$HERE/nf_ckpt.py" records "$1"; }
-
-listening() { # ns proto port
-	ip netns exec "$1" ss -Hln --"$2" "sport = :$3" | grep -q .
-}
 
 established() { # how many TCP records are ESTABLISHED
 	(($(ckpt list --json | jq '[.[] | select(.proto == "tcp" and .state == "ESTABLISHED")] | length') >= $1))

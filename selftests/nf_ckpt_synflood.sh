@@ -37,10 +37,6 @@ ktap_plan 10
 tmp=$(mktemp -d)
 at_exit "rm -rf $tmp"
 
-R() { ip netns exec "$router" "$@"; }
-C() { ip netns exec "$client" "$@"; }
-S() { ip netns exec "$server" "$@"; }
-ckpt() { R "$CKPTCTL" "$@"; }
 # A module from before the parameter checkpoints handshakes anyway.
 param() {
 	local f=/sys/module/nf_ckpt_ct/parameters/$1

@@ -4,7 +4,6 @@
  * uapi/linux/nf_ckpt.h; each reads one conntrack and appends netlink
  * attributes to a flat buffer (no skb: the store copies the bytes).
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/percpu.h>
 #include <net/netlink.h>

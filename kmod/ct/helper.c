@@ -12,7 +12,6 @@
  * userspace gave them in the first place.  Any other helper is restored
  * with a zeroed area, as ctnetlink leaves it.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/netfilter/nf_conntrack_ftp.h>
 #include <linux/netfilter/nf_conntrack_sip.h>

@@ -62,7 +62,6 @@
  *   (ENDED) so later packets do not write them again.  The destruction of
  *   a conntrack is never acted on: a flush looks the same.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/jhash.h>
 #include <linux/netfilter.h>

@@ -3,7 +3,6 @@
  * nf_ckpt_ct: connection IDs, their home in ct labels, the fallback table
  * for conntracks without labels, and the per-connection state table.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
 #include <linux/jhash.h>

@@ -6,7 +6,6 @@
  * Unloading stops the mirroring and leaves the records in the store; the
  * IDs stay in the conntracks' labels, so a reload picks them up again.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -64,23 +63,57 @@ static void nf_ckpt_gc_work(struct work_struct *work)
 			   NF_CKPT_GC_INTERVAL);
 }
 
+/* dmesg's names of the reply's counters, in the order printed. */
+static const struct {
+	u8		attr;
+	const char	*name;
+} nf_ckpt_res_log[] = {
+	{ NF_CKPT_RES_A_RESTORED,	"restored" },
+	{ NF_CKPT_RES_A_EXISTING,	"existing" },
+	{ NF_CKPT_RES_A_EXPECTS,	"expectations" },
+	{ NF_CKPT_RES_A_FAILED,		"failed" },
+	{ NF_CKPT_RES_A_FAIL_NOMEM,	"nomem" },
+	{ NF_CKPT_RES_A_FAIL_NOSPC,	"nospc" },
+	{ NF_CKPT_RES_A_FAIL_HELPER,	"helper" },
+	{ NF_CKPT_RES_A_FAIL_NAT,	"nat" },
+	{ NF_CKPT_RES_A_FAIL_INVAL,	"inval" },
+	{ NF_CKPT_RES_A_FAIL_OTHER,	"other" },
+	{ NF_CKPT_RES_A_FAIL_EXPECT,	"expect" },
+};
+
+/* "restored 1, existing 0, ..., failed 0 (nomem 0 ... expect 0)" */
+static void nf_ckpt_restore_log(struct net *net,
+				const struct nf_ckpt_restore_stats *st, int err)
+{
+	bool any = err, fail;
+	char buf[256];
+	size_t i, n = 0;
+	u32 v;
+
+	for (i = 0; i < ARRAY_SIZE(nf_ckpt_res_log); i++) {
+		u8 a = nf_ckpt_res_log[i].attr;
+
+		fail = BIT(a) & NF_CKPT_RES_FAIL_MASK;
+		v = a == NF_CKPT_RES_A_FAILED ? nf_ckpt_restore_failed(st) :
+						st->v[a];
+		if (a != NF_CKPT_RES_A_EXPECTS && v)
+			any = true;
+		n += scnprintf(buf + n, sizeof(buf) - n, "%s%s %u",
+			       !i ? "" : a == NF_CKPT_RES_A_FAIL_NOMEM ? " (" :
+			       fail ? " " : ", ", nf_ckpt_res_log[i].name, v);
+	}
+	if (any)
+		pr_info("netns %u: %s)%s\n", net->ns.inum, buf,
+			err ? ", walk stopped early" : "");
+}
+
 static void nf_ckpt_restore_at_load(struct net *net)
 {
 	struct nf_ckpt_restore_stats st = {};
 	int err;
 
 	err = nf_ckpt_restore_net(net, false, false, &st);
-	if (err || st.restored || st.existing ||
-	    st.fail_nomem || st.fail_nospc || st.fail_helper || st.fail_nat ||
-	    st.fail_inval || st.fail_other || st.fail_expect)
-		pr_info("netns %u: restored %u, existing %u, expectations %u, failed %u (nomem %u nospc %u helper %u nat %u inval %u other %u expect %u)%s\n",
-			net->ns.inum, st.restored, st.existing, st.expects,
-			st.fail_nomem + st.fail_nospc + st.fail_helper +
-			st.fail_nat + st.fail_inval + st.fail_other +
-			st.fail_expect, st.fail_nomem, st.fail_nospc,
-			st.fail_helper, st.fail_nat, st.fail_inval,
-			st.fail_other, st.fail_expect,
-			err ? ", walk stopped early" : "");
+	nf_ckpt_restore_log(net, &st, err);
 }
 
 static int nf_ckpt_restore_cmd(struct net *net, u32 flags,

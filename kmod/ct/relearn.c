@@ -50,7 +50,6 @@
  * NF_CKPT_RELEARN_SECS of a restore that re-created TCP conntracks in
  * that netns.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ip.h>
 #include <linux/ipv6.h>

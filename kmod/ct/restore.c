@@ -25,7 +25,6 @@
  * (a new flow with the same tuple), the records of the old ID go, so that
  * nothing is recorded twice.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kmod.h>
 #include <linux/netfilter.h>
@@ -915,38 +914,25 @@ err_free:
 	return ret;
 }
 
+/* The reply's counter of each outcome; 0: not counted. */
+static const u8 nf_ckpt_outcome_res[] = {
+	[NF_CKPT_OK]		= NF_CKPT_RES_A_RESTORED,
+	[NF_CKPT_EXISTING]	= NF_CKPT_RES_A_EXISTING,
+	[NF_CKPT_FAIL_NOMEM]	= NF_CKPT_RES_A_FAIL_NOMEM,
+	[NF_CKPT_FAIL_NOSPC]	= NF_CKPT_RES_A_FAIL_NOSPC,
+	[NF_CKPT_FAIL_HELPER]	= NF_CKPT_RES_A_FAIL_HELPER,
+	[NF_CKPT_FAIL_NAT]	= NF_CKPT_RES_A_FAIL_NAT,
+	[NF_CKPT_FAIL_INVAL]	= NF_CKPT_RES_A_FAIL_INVAL,
+	[NF_CKPT_FAIL_OTHER]	= NF_CKPT_RES_A_FAIL_OTHER,
+};
+
 static void nf_ckpt_count(struct nf_ckpt_restore_stats *st,
 			  enum nf_ckpt_fail ret)
 {
-	switch (ret) {
-	case NF_CKPT_OK:
-		st->restored++;
-		break;
-	case NF_CKPT_EXISTING:
-		st->existing++;
-		break;
-	case NF_CKPT_DEFER:
-	case NF_CKPT_SKIP:
-		break;
-	case NF_CKPT_FAIL_NOMEM:
-		st->fail_nomem++;
-		break;
-	case NF_CKPT_FAIL_NOSPC:
-		st->fail_nospc++;
-		break;
-	case NF_CKPT_FAIL_HELPER:
-		st->fail_helper++;
-		break;
-	case NF_CKPT_FAIL_NAT:
-		st->fail_nat++;
-		break;
-	case NF_CKPT_FAIL_INVAL:
-		st->fail_inval++;
-		break;
-	case NF_CKPT_FAIL_OTHER:
-		st->fail_other++;
-		break;
-	}
+	u8 a = nf_ckpt_outcome_res[ret];
+
+	if (a)
+		st->v[a]++;
 }
 
 static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
@@ -991,7 +977,7 @@ static int nf_ckpt_restore_cb(struct net *net, u64 id,
 	if ((ret == NF_CKPT_OK || ret == NF_CKPT_EXISTING) && !r->dry_run &&
 	    nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_EXPECT) &&
 	    nf_ckpt_idlist_add(&r->expects, id))
-		r->st->fail_expect++;
+		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
 	return 0;
 }
 
@@ -1145,12 +1131,12 @@ static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
 		return 0;
 	if (nf_ckpt_parse_base(nf_ckpt_layer_of(recs, nrecs,
 						NF_CKPT_LAYER_BASE), &b)) {
-		r->st->fail_expect++;
+		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
 		return 0;
 	}
 	master = nf_ckpt_find(net, &b);
 	if (!master) {
-		r->st->fail_expect++;
+		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
 		return 0;
 	}
 	nla_for_each_attr(item, rec->payload, rec->len, rem) {
@@ -1158,9 +1144,9 @@ static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
 			continue;
 		err = nf_ckpt_create_exp(r, master, item);
 		if (!err)
-			r->st->expects++;
+			r->st->v[NF_CKPT_RES_A_EXPECTS]++;
 		else if (err != -EEXIST && err != -EBUSY)
-			r->st->fail_expect++;
+			r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
 	}
 	nf_ct_put(master);
 	return 0;

@@ -45,7 +45,6 @@
  * batch.  The references held keep the netns's conntrack exit (after
  * ours) waiting, so cn's memory lives as long as the batch does.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mutex.h>
 #include <linux/sched.h>

@@ -16,7 +16,6 @@
  * counted in bytes, but there is at most one slot per record.  An update
  * in place changes no cost and writes no shared counter.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hash.h>
 #include <linux/module.h>
@@ -70,7 +69,6 @@ static spinlock_t *nf_ckpt_lock(const struct net *net, u64 id)
 	return &nf_ckpt_locks[hash_64(id ^ net_hash_mix(net),
 				      NF_CKPT_LOCK_BITS)];
 }
-
 
 /* Limits ------------------------------------------------------------- */
 

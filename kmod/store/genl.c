@@ -6,7 +6,6 @@
  * so this holds for the reading ones too.  All operations validate
  * strictly; every -EINVAL comes with an extack message.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/sort.h>
@@ -614,25 +613,16 @@ out:
 static int nf_ckpt_fill_restore(struct sk_buff *skb,
 				const struct nf_ckpt_restore_stats *st)
 {
-	u32 failed = st->fail_nomem + st->fail_nospc + st->fail_helper +
-		     st->fail_nat + st->fail_inval + st->fail_other +
-		     st->fail_expect;
 	struct nlattr *nest;
+	int a;
 
 	nest = nla_nest_start(skb, NF_CKPT_A_RESTORE);
-	if (!nest ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_RESTORED, st->restored) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_EXISTING, st->existing) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAILED, failed) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_EXPECTS, st->expects) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOMEM, st->fail_nomem) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NOSPC, st->fail_nospc) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_HELPER, st->fail_helper) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_NAT, st->fail_nat) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_INVAL, st->fail_inval) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_OTHER, st->fail_other) ||
-	    nla_put_u32(skb, NF_CKPT_RES_A_FAIL_EXPECT, st->fail_expect))
+	if (!nest)
 		return -EMSGSIZE;
+	for (a = NF_CKPT_RES_A_UNSPEC + 1; a <= NF_CKPT_RES_A_MAX; a++)
+		if (nla_put_u32(skb, a, a == NF_CKPT_RES_A_FAILED ?
+				nf_ckpt_restore_failed(st) : st->v[a]))
+			return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
 }

@@ -8,7 +8,6 @@
  * This file: module parameters, the store identity (instance, highest
  * ID), the restorer slot, and module init/exit.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/rwsem.h>

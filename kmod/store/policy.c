@@ -6,7 +6,6 @@
  * bound the values that the firewall module uses as array indexes or
  * shift counts; everything else is for nf_ckpt_ct to judge.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/nospec.h>

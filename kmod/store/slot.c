@@ -12,7 +12,6 @@
  * the slot's tail, as every other layer does.  Readers (GET, dumps,
  * events, save, restore) get the same attributes either way.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/in6.h>
 #include <linux/netfilter.h>

@@ -70,9 +70,6 @@ STORE_MAX_BYTES=$((4 << 30))
 CT_HASHSIZE=524288
 
 log() { echo "bench: [${SECONDS}s] $*" >&2; }
-R() { ip netns exec "$router" "$@"; }
-C() { ip netns exec "$client" "$@"; }
-S() { ip netns exec "$server" "$@"; }
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'; }
 # part NAME JSON: one section's results.
 part() { printf '%s\n' "$2" >"$PARTS/$1.json"; }

@@ -9,6 +9,7 @@
 #ifndef _NET_NF_CKPT_STORE_H
 #define _NET_NF_CKPT_STORE_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <linux/jiffies.h>
 #include <linux/math64.h>
@@ -250,19 +251,33 @@ u64 nf_ckpt_store_id_alloc(struct net *net);
 /* IDs handed out in net from now on are above id.  Any context. */
 void nf_ckpt_store_id_seen(struct net *net, u64 id);
 
-/* Result of a restore, reported to userspace as NF_CKPT_A_RESTORE. */
+/*
+ * Result of a restore: one counter per attribute of the reply's
+ * NF_CKPT_A_RESTORE nest, indexed by NF_CKPT_RES_A_*, so that the reply,
+ * ckptctl and dmesg say the same thing.  v[NF_CKPT_RES_A_FAILED] is not
+ * counted but summed: nf_ckpt_restore_failed().
+ */
 struct nf_ckpt_restore_stats {
-	u32 restored;
-	u32 existing;
-	u32 expects;
-	u32 fail_nomem;
-	u32 fail_nospc;
-	u32 fail_helper;
-	u32 fail_nat;
-	u32 fail_inval;
-	u32 fail_other;
-	u32 fail_expect;
+	u32 v[NF_CKPT_RES_A_MAX + 1];
 };
+
+/* The reasons a connection or an expectation was not restored. */
+#define NF_CKPT_RES_FAIL_MASK						\
+	(BIT(NF_CKPT_RES_A_FAIL_NOMEM) | BIT(NF_CKPT_RES_A_FAIL_NOSPC) |	\
+	 BIT(NF_CKPT_RES_A_FAIL_HELPER) | BIT(NF_CKPT_RES_A_FAIL_NAT) |	\
+	 BIT(NF_CKPT_RES_A_FAIL_INVAL) | BIT(NF_CKPT_RES_A_FAIL_OTHER) |	\
+	 BIT(NF_CKPT_RES_A_FAIL_EXPECT))
+
+static inline u32 nf_ckpt_restore_failed(const struct nf_ckpt_restore_stats *st)
+{
+	u32 sum = 0;
+	int a;
+
+	for (a = 0; a <= NF_CKPT_RES_A_MAX; a++)
+		if (BIT(a) & NF_CKPT_RES_FAIL_MASK)
+			sum += st->v[a];
+	return sum;
+}
 
 /*
  * The firewall module registers itself so that NF_CKPT_CMD_RESTORE can ask
