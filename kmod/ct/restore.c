@@ -92,6 +92,8 @@ struct nf_ckpt_run {
 					     [NF_CT_HELPER_NAME_LEN];
 	struct nf_ckpt_idlist		deferred;
 	struct nf_ckpt_idlist		expects;
+	struct nf_ckpt_snap		cur;	/* the ID being restored */
+	struct nf_ckpt_snap		aux;	/* its master's */
 };
 
 /* A BASE record, parsed. */
@@ -280,32 +282,21 @@ static struct nf_conn *nf_ckpt_find(struct net *net,
 	return h ? nf_ct_tuplehash_to_ctrack(h) : NULL;
 }
 
-struct nf_ckpt_find_arg {
-	struct nf_conn *ct;
-};
-
-static int nf_ckpt_find_cb(struct net *net, u64 id,
-			   const struct nf_ckpt_rec_view *recs,
-			   unsigned int nrecs, void *arg)
+/*
+ * The conntrack of an ID, through its BASE record (copied into the run's
+ * second snapshot: the first holds the records being restored); a
+ * reference or NULL.
+ */
+static struct nf_conn *nf_ckpt_find_by_id(struct nf_ckpt_run *r, u64 id)
 {
-	struct nf_ckpt_find_arg *a = arg;
+	struct nf_ckpt_snap *s = &r->aux;
 	struct nf_ckpt_base b;
 
-	if (nf_ckpt_parse_base(nf_ckpt_layer_of(recs, nrecs,
+	if (nf_ckpt_store_get(r->net, id, s) ||
+	    nf_ckpt_parse_base(nf_ckpt_layer_of(s->v, s->n,
 						NF_CKPT_LAYER_BASE), &b))
-		return -EINVAL;
-	a->ct = nf_ckpt_find(net, &b);
-	return 0;
-}
-
-/* The conntrack of an ID, through its BASE record; a reference or NULL. */
-static struct nf_conn *nf_ckpt_find_by_id(struct net *net, u64 id)
-{
-	struct nf_ckpt_find_arg a = {};
-
-	if (nf_ckpt_store_lookup(net, id, nf_ckpt_find_cb, &a))
 		return NULL;
-	return a.ct;
+	return nf_ckpt_find(r->net, &b);
 }
 
 /* Give an existing conntrack its ID back. */
@@ -825,7 +816,7 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 	int err;
 
 	if (b->master_id) {
-		master = nf_ckpt_find_by_id(r->net, b->master_id);
+		master = nf_ckpt_find_by_id(r, b->master_id);
 		/* A dry run creates no master: its records must do. */
 		if (!master && !(r->dry_run &&
 				 nf_ckpt_store_has(r->net, b->master_id)))
@@ -962,11 +953,10 @@ static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
 	return nf_ckpt_create(r, id, &b, recs, nrecs, b.timeout_ms - age_ms);
 }
 
-static int nf_ckpt_restore_cb(struct net *net, u64 id,
-			      const struct nf_ckpt_rec_view *recs,
-			      unsigned int nrecs, void *arg)
+static void nf_ckpt_restore_id(struct nf_ckpt_run *r, u64 id)
 {
-	struct nf_ckpt_run *r = arg;
+	const struct nf_ckpt_rec_view *recs = r->cur.v;
+	unsigned int nrecs = r->cur.n;
 	enum nf_ckpt_fail ret;
 
 	ret = nf_ckpt_restore_one(r, id, recs, nrecs);
@@ -978,7 +968,6 @@ static int nf_ckpt_restore_cb(struct net *net, u64 id,
 	    nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_EXPECT) &&
 	    nf_ckpt_idlist_add(&r->expects, id))
 		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
-	return 0;
 }
 
 /* Expectations ------------------------------------------------------- */
@@ -1115,12 +1104,11 @@ out:
 	return err;
 }
 
-static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
-				      const struct nf_ckpt_rec_view *recs,
-				      unsigned int nrecs, void *arg)
+static void nf_ckpt_restore_expects(struct nf_ckpt_run *r)
 {
-	const struct nf_ckpt_rec_view *rec;
-	struct nf_ckpt_run *r = arg;
+	const struct nf_ckpt_rec_view *recs = r->cur.v, *rec;
+	unsigned int nrecs = r->cur.n;
+	struct net *net = r->net;
 	const struct nlattr *item;
 	struct nf_ckpt_base b;
 	struct nf_conn *master;
@@ -1128,16 +1116,16 @@ static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
 
 	rec = nf_ckpt_layer_of(recs, nrecs, NF_CKPT_LAYER_EXPECT);
 	if (!rec)
-		return 0;
+		return;
 	if (nf_ckpt_parse_base(nf_ckpt_layer_of(recs, nrecs,
 						NF_CKPT_LAYER_BASE), &b)) {
 		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
-		return 0;
+		return;
 	}
 	master = nf_ckpt_find(net, &b);
 	if (!master) {
 		r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
-		return 0;
+		return;
 	}
 	nla_for_each_attr(item, rec->payload, rec->len, rem) {
 		if (nla_type(item) != NF_CKPT_EXPECT_A_ITEM)
@@ -1149,7 +1137,6 @@ static int nf_ckpt_restore_expects_cb(struct net *net, u64 id,
 			r->st->v[NF_CKPT_RES_A_FAIL_EXPECT]++;
 	}
 	nf_ct_put(master);
-	return 0;
 }
 
 /* The run ----------------------------------------------------------- */
@@ -1170,8 +1157,10 @@ int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
 		.dry_run	= dry_run,
 		.may_load	= may_load,
 	};
+	struct nf_ckpt_iter it;
 	size_t i;
 	int err;
+	u64 id;
 
 	/* The store's shape checks use copies of these. */
 	BUILD_BUG_ON(NF_CKPT_HELPER_NAME_LEN != NF_CT_HELPER_NAME_LEN);
@@ -1180,33 +1169,45 @@ int nf_ckpt_restore_net(struct net *net, bool dry_run, bool may_load,
 	BUILD_BUG_ON(NF_CKPT_HELPER_DATA_MAX !=
 		     sizeof_field(struct nf_conn_help, data));
 
+	if (nf_ckpt_snap_alloc(&r.cur, GFP_KERNEL))
+		return -ENOMEM;
+	err = nf_ckpt_snap_alloc(&r.aux, GFP_KERNEL);
+	if (err)
+		goto out_cur;
 	/*
 	 * Per netns: a container's restore, however long, keeps no other
 	 * netns waiting.
 	 */
+	err = -EINTR;
 	if (mutex_lock_killable(&r.cn->restore_lock))
-		return -EINTR;
-	err = nf_ckpt_store_walk(net, nf_ckpt_restore_cb, &r);
+		goto out_aux;
+	err = nf_ckpt_store_iter_start(net, &it);
+	while (!err && (id = nf_ckpt_store_iter_next(&it, &r.cur))) {
+		nf_ckpt_restore_id(&r, id);
+		err = nf_ckpt_restore_resched();
+	}
+	nf_ckpt_store_iter_stop(&it);
 
 	/* Children whose master came later in ID order. */
 	r.last_pass = true;
 	for (i = 0; !err && i < r.deferred.n; i++) {
-		err = nf_ckpt_store_lookup(net, r.deferred.ids[i],
-					   nf_ckpt_restore_cb, &r);
-		if (err == -ENOENT)
-			err = 0;	/* forgotten meanwhile */
-		err = err ?: nf_ckpt_restore_resched();
+		/* Absent: forgotten meanwhile. */
+		if (!nf_ckpt_store_get(net, r.deferred.ids[i], &r.cur))
+			nf_ckpt_restore_id(&r, r.deferred.ids[i]);
+		err = nf_ckpt_restore_resched();
 	}
 	for (i = 0; !err && i < r.expects.n; i++) {
-		err = nf_ckpt_store_lookup(net, r.expects.ids[i],
-					   nf_ckpt_restore_expects_cb, &r);
-		if (err == -ENOENT)
-			err = 0;
-		err = err ?: nf_ckpt_restore_resched();
+		if (!nf_ckpt_store_get(net, r.expects.ids[i], &r.cur))
+			nf_ckpt_restore_expects(&r);
+		err = nf_ckpt_restore_resched();
 	}
 	mutex_unlock(&r.cn->restore_lock);
 
 	nf_ckpt_idlist_free(&r.deferred);
 	nf_ckpt_idlist_free(&r.expects);
+out_aux:
+	nf_ckpt_snap_free(&r.aux);
+out_cur:
+	nf_ckpt_snap_free(&r.cur);
 	return err;
 }

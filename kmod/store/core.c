@@ -359,11 +359,12 @@ static void nf_ckpt_reap_kick(struct nf_ckpt_net *cn)
  * Can the put go into a slot's packed fields?  Packed layers always
  * expire, within INT_MAX jiffies, and are younger than INT_MAX / 2.
  */
-static bool nf_ckpt_req_packable(const struct nf_ckpt_put_req *q)
+static bool nf_ckpt_req_packable(const struct nf_ckpt_put_req *q,
+				 struct nf_ckpt_img *img)
 {
 	return q->layer - 1 < NF_CKPT_NPACKED && q->expires_ms &&
 	       nf_ckpt_ms_to_jiffies(q->age_ms) < INT_MAX / 2 &&
-	       nf_ckpt_slot_check(q->layer - 1, q->payload, q->len);
+	       nf_ckpt_slot_check(q->layer - 1, q->payload, q->len, img);
 }
 
 /* Is c's slot big enough for this payload (BASE v6 needs a v6 slot)? */
@@ -376,6 +377,7 @@ static bool nf_ckpt_req_fits(const struct nf_ckpt_put_req *q,
 /* Under the lock: layer i of c packed from q (checked packable, fits). */
 static void nf_ckpt_layer_set_packed(struct nf_ckpt_slot *c, unsigned int i,
 				     const struct nf_ckpt_put_req *q,
+				     const struct nf_ckpt_img *img,
 				     spinlock_t *lock)
 {
 	u64 now = get_jiffies_64();
@@ -384,7 +386,7 @@ static void nf_ckpt_layer_set_packed(struct nf_ckpt_slot *c, unsigned int i,
 	struct nf_ckpt_rec *old;
 
 	write_seqcount_begin(&c->seq);
-	nf_ckpt_slot_pack(c, i, q->payload, q->len);
+	nf_ckpt_slot_pack(c, i, img);
 	c->updated[i] = (u32)(now - age);
 	c->expires[i] = (u32)(now + nf_ckpt_ms_to_jiffies(q->expires_ms));
 	c->packed |= BIT(i);
@@ -437,17 +439,18 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 	spinlock_t *lock = nf_ckpt_lock(net, q->id);
 	long held_records = pre ? pre->drecords : 0;
 	long held_bytes = pre ? pre->dbytes : 0;
-	bool packable = nf_ckpt_req_packable(q);
 	struct nf_ckpt_slot *c, *newc = NULL;
 	struct nf_ckpt_tail *newt = NULL;
 	unsigned int i = q->layer - 1;
 	struct nf_ckpt_rec *r = NULL;
 	struct nf_ckpt_rec_view v;
 	long drecords, dbytes, oldcost;
-	bool pack, need_tail, timed, old, new;
+	bool pack, packable, need_tail, timed, old, new;
+	struct nf_ckpt_img img;
 	u64 now;
 	int err;
 
+	packable = nf_ckpt_req_packable(q, &img);
 	/* Allocate outside the lock whatever this put turns out to need. */
 	for (;;) {
 		rcu_read_lock();
@@ -519,7 +522,7 @@ static int nf_ckpt_publish(struct net *net, const struct nf_ckpt_put_req *q,
 		this_cpu_inc(cn->stats->puts);
 	}
 	if (pack) {
-		nf_ckpt_layer_set_packed(c, i, q, lock);
+		nf_ckpt_layer_set_packed(c, i, q, &img, lock);
 		nf_ckpt_account(cn, i, dbytes + oldcost, true, 1);
 	} else {
 		if (!rcu_access_pointer(c->tail)) {
@@ -699,16 +702,19 @@ EXPORT_SYMBOL_GPL(nf_ckpt_store_has);
 
 int nf_ckpt_snap_alloc(struct nf_ckpt_snap *s, gfp_t gfp)
 {
+	BUILD_BUG_ON(ARRAY_SIZE(s->v) != NF_CKPT_NLAYERS);
 	s->n = 0;
 	s->buf = kvmalloc(NF_CKPT_SNAP_BUF, gfp);
 	return s->buf ? 0 : -ENOMEM;
 }
+EXPORT_SYMBOL_GPL(nf_ckpt_snap_alloc);
 
 void nf_ckpt_snap_free(struct nf_ckpt_snap *s)
 {
 	kvfree(s->buf);
 	s->buf = NULL;
 }
+EXPORT_SYMBOL_GPL(nf_ckpt_snap_free);
 
 /* A copy of the live records of id, in layer order; returns how many. */
 unsigned int nf_ckpt_snap_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
@@ -737,23 +743,11 @@ unsigned int nf_ckpt_snap_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
 	return s->n;
 }
 
-int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
-			 void *arg)
+int nf_ckpt_store_get(struct net *net, u64 id, struct nf_ckpt_snap *s)
 {
-	struct nf_ckpt_snap s;
-	int err;
-
-	might_sleep();
-	err = nf_ckpt_snap_alloc(&s, GFP_KERNEL);
-	if (err)
-		return err;
-	err = -ENOENT;
-	if (nf_ckpt_snap_get(net, id, &s))
-		err = fn(net, id, s.v, s.n, arg);
-	nf_ckpt_snap_free(&s);
-	return err;
+	return nf_ckpt_snap_get(net, id, s) ? 0 : -ENOENT;
 }
-EXPORT_SYMBOL_GPL(nf_ckpt_store_lookup);
+EXPORT_SYMBOL_GPL(nf_ckpt_store_get);
 
 static int nf_ckpt_cmp_id(const void *a, const void *b)
 {
@@ -872,39 +866,36 @@ int nf_ckpt_snapshot_ids(struct net *net, u64 **idsp, size_t *np)
 	return 0;
 }
 
-int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg)
+int nf_ckpt_store_iter_start(struct net *net, struct nf_ckpt_iter *it)
 {
-	struct nf_ckpt_snap s;
-	size_t n, i;
-	u64 *ids;
-	int err;
-
 	might_sleep();
-	err = nf_ckpt_snap_alloc(&s, GFP_KERNEL);
-	if (err)
-		return err;
-	err = nf_ckpt_snapshot_ids(net, &ids, &n);
-	if (err)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (nf_ckpt_snap_get(net, ids[i], &s)) {
-			err = fn(net, ids[i], s.v, s.n, arg);
-			if (err < 0)
-				break;
-			err = 0;
-		}
-		if (fatal_signal_pending(current)) {
-			err = -EINTR;
-			break;
-		}
-		cond_resched();
-	}
-	kvfree(ids);
-out:
-	nf_ckpt_snap_free(&s);
-	return err;
+	it->net = net;
+	it->ids = NULL;
+	it->n = 0;
+	it->pos = 0;
+	return nf_ckpt_snapshot_ids(net, &it->ids, &it->n);
 }
-EXPORT_SYMBOL_GPL(nf_ckpt_store_walk);
+EXPORT_SYMBOL_GPL(nf_ckpt_store_iter_start);
+
+u64 nf_ckpt_store_iter_next(struct nf_ckpt_iter *it, struct nf_ckpt_snap *s)
+{
+	u64 id;
+
+	while (it->pos < it->n) {
+		id = it->ids[it->pos++];
+		if (nf_ckpt_snap_get(it->net, id, s))
+			return id;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_iter_next);
+
+void nf_ckpt_store_iter_stop(struct nf_ckpt_iter *it)
+{
+	kvfree(it->ids);
+	it->ids = NULL;
+}
+EXPORT_SYMBOL_GPL(nf_ckpt_store_iter_stop);
 
 /* Admin commands ----------------------------------------------------- */
 
@@ -921,6 +912,7 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 	long records = 0, bytes = 0, oldcost;
 	u64 now = get_jiffies_64();
 	struct nf_ckpt_load_item *it;
+	struct nf_ckpt_img img;
 	struct nf_ckpt_slot *c;
 	spinlock_t *lock;
 	unsigned int li;
@@ -932,7 +924,7 @@ int nf_ckpt_load_batch(struct net *net, struct nf_ckpt_load_item *items,
 		it = &items[i];
 		li = it->req.layer - 1;
 		lock = nf_ckpt_lock(net, it->req.id);
-		pack = nf_ckpt_req_packable(&it->req);
+		pack = nf_ckpt_req_packable(&it->req, &img);
 		rcu_read_lock();
 		spin_lock_bh(lock);
 		c = nf_ckpt_slot_lookup(cn, it->req.id);

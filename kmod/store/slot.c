@@ -19,24 +19,10 @@
 
 #include "store.h"
 
-#define NF_CKPT_ADDR4	4
-#define NF_CKPT_ADDR6	16
 
-/* Address slots at the end of struct nf_ckpt_slot. */
-enum { NF_CKPT_ADDR_SRC, NF_CKPT_ADDR_DST, NF_CKPT_ADDR_NAT, NF_CKPT_NADDR };
 
 static struct kmem_cache *nf_ckpt_slot_cache[2] __read_mostly;
 
-/*
- * The packed fields of a slot, decoded from a payload or copied out
- * under the slot's seqcount; addresses 16 bytes apart whatever the slot.
- */
-struct nf_ckpt_img {
-	struct nf_ckpt_pbase	base;
-	union nf_ckpt_pl4	l4;
-	u8			l4kind;
-	u8			addr[NF_CKPT_NADDR * NF_CKPT_ADDR6];
-};
 
 static unsigned int nf_ckpt_slot_alen(bool v6)
 {
@@ -435,11 +421,9 @@ static bool nf_ckpt_img_pack(struct nf_ckpt_img *img, unsigned int pidx,
 }
 
 bool nf_ckpt_slot_check(unsigned int pidx, const struct nlattr *payload,
-			u32 len)
+			u32 len, struct nf_ckpt_img *img)
 {
-	struct nf_ckpt_img img;
-
-	return nf_ckpt_img_pack(&img, pidx, payload, len);
+	return nf_ckpt_img_pack(img, pidx, payload, len);
 }
 
 bool nf_ckpt_slot_needs_v6(u16 layer, const struct nlattr *payload, u32 len)
@@ -470,21 +454,18 @@ static void nf_ckpt_slot_copy_out(const struct nf_ckpt_slot *c,
 }
 
 void nf_ckpt_slot_pack(struct nf_ckpt_slot *c, unsigned int pidx,
-		       const struct nlattr *payload, u32 len)
+		       const struct nf_ckpt_img *img)
 {
 	unsigned int alen = nf_ckpt_slot_alen(c->v6), i;
-	struct nf_ckpt_img img;
 
-	if (WARN_ON_ONCE(!nf_ckpt_img_pack(&img, pidx, payload, len)))
-		return;
 	if (pidx == NF_CKPT_PACKED_BASE) {
-		c->base = img.base;
+		c->base = img->base;
 		for (i = 0; i < NF_CKPT_NADDR; i++)
-			memcpy(c->addr + i * alen, nf_ckpt_img_addr(&img, i),
-			       alen);
+			memcpy(c->addr + i * alen,
+			       img->addr + i * NF_CKPT_ADDR6, alen);
 	} else {
-		c->l4 = img.l4;
-		c->l4kind = img.l4kind;
+		c->l4 = img->l4;
+		c->l4kind = img->l4kind;
 	}
 }
 

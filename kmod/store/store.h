@@ -139,6 +139,23 @@ struct nf_ckpt_slot {
 /* Largest payload a packed layer writes back. */
 #define NF_CKPT_PACKED_MAX	256
 
+#define NF_CKPT_ADDR4	4
+#define NF_CKPT_ADDR6	16
+
+/* Address slots at the end of struct nf_ckpt_slot. */
+enum { NF_CKPT_ADDR_SRC, NF_CKPT_ADDR_DST, NF_CKPT_ADDR_NAT, NF_CKPT_NADDR };
+
+/*
+ * The packed fields of a slot, decoded from a payload or copied out
+ * under the slot's seqcount; addresses 16 bytes apart whatever the slot.
+ */
+struct nf_ckpt_img {
+	struct nf_ckpt_pbase	base;
+	union nf_ckpt_pl4	l4;
+	u8			l4kind;
+	u8			addr[NF_CKPT_NADDR * NF_CKPT_ADDR6];
+};
+
 /*
  * Per-cpu counters of a netns.  Gauges (records, conns, bytes, timed,
  * per-layer) are signed: a record may be added on one CPU and removed on
@@ -185,16 +202,6 @@ struct nf_ckpt_net {
 	struct rhashtable_iter			reap_iter;	/* reaper only */
 };
 
-/*
- * A copy of the live records of one ID, in layer order, for readers that
- * sleep: views into buf (NF_CKPT_SNAP_BUF bytes, nf_ckpt_snap_alloc()).
- */
-struct nf_ckpt_snap {
-	unsigned int		n;
-	struct nf_ckpt_rec_view	v[NF_CKPT_NLAYERS];
-	u8			*buf;
-};
-
 #define NF_CKPT_SNAP_BUF	(NF_CKPT_NLAYERS * NF_CKPT_MAX_PAYLOAD)
 
 /* One put, as the API or a LOAD gives it. */
@@ -239,8 +246,6 @@ struct nf_ckpt_rec *nf_ckpt_rec_alloc(u16 layer, const void *data, u32 len,
 				      u64 expires_ms, u64 age_ms, gfp_t gfp);
 void nf_ckpt_rec_view(const struct nf_ckpt_rec *r, u64 id, u64 now,
 		      struct nf_ckpt_rec_view *v);
-int nf_ckpt_snap_alloc(struct nf_ckpt_snap *s, gfp_t gfp);
-void nf_ckpt_snap_free(struct nf_ckpt_snap *s);
 unsigned int nf_ckpt_snap_get(struct net *net, u64 id,
 			      struct nf_ckpt_snap *s);
 int nf_ckpt_snapshot_ids(struct net *net, u64 **ids, size_t *n);
@@ -273,15 +278,18 @@ long nf_ckpt_slot_cost_for(u16 layer, const struct nlattr *payload, u32 len,
 			   const struct nf_ckpt_slot *c);
 /*
  * Can this validated payload of layer index pidx be packed?  Only if the
- * packed form writes back exactly the same bytes.
+ * packed form writes back exactly the same bytes.  Decodes it into img.
  */
 bool nf_ckpt_slot_check(unsigned int pidx, const struct nlattr *payload,
-			u32 len);
+			u32 len, struct nf_ckpt_img *img);
 /* A BASE payload of IPv6 needs a slot with room for its addresses. */
 bool nf_ckpt_slot_needs_v6(u16 layer, const struct nlattr *payload, u32 len);
-/* Pack a checked payload into c; under the lock, in a seqcount write. */
+/*
+ * Pack what nf_ckpt_slot_check() decoded into c; under the lock, in a
+ * seqcount write.
+ */
 void nf_ckpt_slot_pack(struct nf_ckpt_slot *c, unsigned int pidx,
-		       const struct nlattr *payload, u32 len);
+		       const struct nf_ckpt_img *img);
 /*
  * The live record of layer index idx of c as a view, under RCU: payload
  * points into the record, or into buf (cap >= NF_CKPT_PACKED_MAX) for a

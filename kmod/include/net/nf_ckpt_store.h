@@ -198,13 +198,29 @@ struct nf_ckpt_rec_view {
 };
 
 /*
- * Called once per connection ID with all its records, base layer first (if
- * present), then the others in layer order.  May sleep.  A negative return
- * value stops the walk and is returned by the walker.
+ * A copy of the live records of one ID, base layer first (if present),
+ * then the others in layer order, for readers that sleep: the views point
+ * into buf, the copy's own (nf_ckpt_snap_alloc(), once for many IDs).
  */
-typedef int (*nf_ckpt_conn_fn)(struct net *net, u64 id,
-			       const struct nf_ckpt_rec_view *recs,
-			       unsigned int nrecs, void *arg);
+struct nf_ckpt_snap {
+	unsigned int		n;
+	struct nf_ckpt_rec_view	v[NF_CKPT_LAYER_MAX];
+	u8			*buf;
+};
+
+int nf_ckpt_snap_alloc(struct nf_ckpt_snap *s, gfp_t gfp);
+void nf_ckpt_snap_free(struct nf_ckpt_snap *s);
+
+/*
+ * The IDs of a netns as they were at nf_ckpt_store_iter_start(), in
+ * ascending order; nf_ckpt_store_iter_next() skips those gone since.
+ */
+struct nf_ckpt_iter {
+	struct net	*net;
+	u64		*ids;
+	size_t		n;
+	size_t		pos;
+};
 
 /*
  * Put or update one record.  Safe from softirq with GFP_ATOMIC.  expires_ms
@@ -227,12 +243,14 @@ int nf_ckpt_store_forget(struct net *net, u64 id);
 /* Is there a record of this ID (any layer)?  Any context, lock-free. */
 bool nf_ckpt_store_has(struct net *net, u64 id);
 
-/* fn for one ID; -ENOENT if absent.  Process context. */
-int nf_ckpt_store_lookup(struct net *net, u64 id, nf_ckpt_conn_fn fn,
-			 void *arg);
+/* Copy the live records of an ID into s; -ENOENT if none.  Any context. */
+int nf_ckpt_store_get(struct net *net, u64 id, struct nf_ckpt_snap *s);
 
-/* fn for every ID of the netns in ascending ID order.  Process context. */
-int nf_ckpt_store_walk(struct net *net, nf_ckpt_conn_fn fn, void *arg);
+/* Snapshot the netns's IDs.  Process context; -ENOMEM, -EINTR. */
+int nf_ckpt_store_iter_start(struct net *net, struct nf_ckpt_iter *it);
+/* The next ID still in the store, its records copied into s; 0: no more. */
+u64 nf_ckpt_store_iter_next(struct nf_ckpt_iter *it, struct nf_ckpt_snap *s);
+void nf_ckpt_store_iter_stop(struct nf_ckpt_iter *it);
 
 /* Random at store load; identifies the store instance. */
 u64 nf_ckpt_store_instance(void);
