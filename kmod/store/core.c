@@ -885,6 +885,8 @@ u64 nf_ckpt_store_iter_next(struct nf_ckpt_iter *it, struct nf_ckpt_snap *s)
 		id = it->ids[it->pos++];
 		if (nf_ckpt_snap_get(it->net, id, s))
 			return id;
+		/* A flush meanwhile: a million IDs gone, skipped here. */
+		nf_ckpt_resched_every(it->pos);
 	}
 	return 0;
 }
