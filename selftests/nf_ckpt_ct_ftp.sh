@@ -56,7 +56,12 @@ table inet filter {
 NFT
 
 mkdir -p "$tmp/root"
-head -c 200000 /dev/urandom >"$tmp/root/file.bin"
+# Bigger than both ends' socket buffers: the client reads the first
+# 200000 bytes and stops, so the server cannot finish and close the data
+# connection while the checks look at it.  (Closed, it may be TIME_WAIT at
+# once, its records forgotten: conntrack takes a retransmitted FIN of the
+# same side for the peer's, FIN_WAIT -> LAST_ACK, and the next ACK ends it.)
+head -c $((8 << 20)) /dev/urandom >"$tmp/root/file.bin"
 # pyftpdlib as its command line would run it, but with the active-mode
 # connect timeout (30 s) raised: the data connection's SYNs are held while
 # the checks run, which takes longer than that on a loaded TCG host.
@@ -106,6 +111,8 @@ while len(data) < 200000:
     data += chunk
 print("DATA", peer[0], peer[1], len(data), flush=True)
 step("close")                           # the data connection stays open
+while conn.recv(1 << 20):               # the rest, then a clean close
+    pass
 conn.close()
 f.voidresp()
 print("DONE", flush=True)
