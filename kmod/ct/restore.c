@@ -57,6 +57,7 @@ enum nf_ckpt_fail {
 	NF_CKPT_EXISTING,
 	NF_CKPT_DEFER,		/* master not there yet: retry later */
 	NF_CKPT_SKIP,		/* timed out since its checkpoint */
+	/* The failures, last: >= NF_CKPT_FAIL_NOMEM. */
 	NF_CKPT_FAIL_NOMEM,
 	NF_CKPT_FAIL_NOSPC,
 	NF_CKPT_FAIL_HELPER,
@@ -127,7 +128,7 @@ static int nf_ckpt_parse_stored(struct nlattr **tb, int maxtype,
 static int nf_ckpt_parse_stored_nested(struct nlattr **tb, int maxtype,
 				       const struct nlattr *nla)
 {
-	return nf_ckpt_parse_stored(tb, maxtype, nla_data(nla), nla_len(nla));
+	return nla_parse_nested_deprecated(tb, maxtype, nla, NULL, NULL);
 }
 
 static int nf_ckpt_idlist_add(struct nf_ckpt_idlist *l, u64 id)
@@ -839,16 +840,13 @@ static enum nf_ckpt_fail nf_ckpt_create(struct nf_ckpt_run *r, u64 id,
 	    !nf_ct_invert_tuple(&reply, &b->tuple[IP_CT_DIR_ORIGINAL])) {
 		if (master)
 			nf_ct_put(master);
-		return nf_ckpt_existing(r, b, id) ? NF_CKPT_EXISTING :
-						    NF_CKPT_FAIL_INVAL;
+		return NF_CKPT_FAIL_INVAL;
 	}
 	ct = nf_conntrack_alloc(r->net, &b->zone, &b->tuple[IP_CT_DIR_ORIGINAL],
 				&reply, GFP_KERNEL);
 	if (IS_ERR(ct)) {
 		if (master)
 			nf_ct_put(master);
-		if (nf_ckpt_existing(r, b, id))
-			return NF_CKPT_EXISTING;
 		return nf_ckpt_table_full(r->net) ? NF_CKPT_FAIL_NOSPC :
 						    NF_CKPT_FAIL_NOMEM;
 	}
@@ -899,9 +897,6 @@ err_free:
 	nf_conntrack_free(ct);
 	if (pin)
 		nf_conntrack_helper_put(pin);
-	/* Whatever failed, one that is there already is counted as such. */
-	if (nf_ckpt_existing(r, b, id))
-		return NF_CKPT_EXISTING;
 	return ret;
 }
 
@@ -931,6 +926,7 @@ static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
 					     unsigned int nrecs)
 {
 	const struct nf_ckpt_rec_view *base;
+	enum nf_ckpt_fail ret;
 	struct nf_ckpt_base b;
 	u64 age_ms;
 
@@ -950,7 +946,11 @@ static enum nf_ckpt_fail nf_ckpt_restore_one(struct nf_ckpt_run *r, u64 id,
 	/* The timeout ran on since the checkpoint. */
 	if (b.timeout_ms <= age_ms)
 		return NF_CKPT_SKIP;
-	return nf_ckpt_create(r, id, &b, recs, nrecs, b.timeout_ms - age_ms);
+	ret = nf_ckpt_create(r, id, &b, recs, nrecs, b.timeout_ms - age_ms);
+	/* Whatever failed, one that is there already is counted as such. */
+	if (ret >= NF_CKPT_FAIL_NOMEM && nf_ckpt_existing(r, &b, id))
+		return NF_CKPT_EXISTING;
+	return ret;
 }
 
 static void nf_ckpt_restore_id(struct nf_ckpt_run *r, u64 id)
