@@ -245,6 +245,12 @@ mod_loaded() {
 	[[ -d /sys/module/$1 ]]
 }
 
+# CTINJECT: tools/ctinject, built by make tools, or skip the test.
+require_ctinject() {
+	CTINJECT=$NFCKPT_ROOT/tools/ctinject/ctinject
+	[[ -x $CTINJECT ]] || ktap_skip_all "ctinject not built: make tools"
+}
+
 # unload_with_holders MODULE: rmmod it and, first, every module holding
 # it, transitively.  Fails if one of them is in use.
 unload_with_holders() {

@@ -23,8 +23,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_modules_built
 require_cmd conntrack jq
-CTINJECT=$NFCKPT_ROOT/tools/ctinject/ctinject
-[[ -x $CTINJECT ]] || ktap_skip_all "ctinject not built: make tools"
+require_ctinject
 
 NR=40
 NM=5

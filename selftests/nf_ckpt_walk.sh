@@ -24,8 +24,7 @@ source "$(dirname "$0")/lib.sh"
 
 require_modules_built
 require_cmd conntrack modprobe
-CTINJECT=$NFCKPT_ROOT/tools/ctinject/ctinject
-[[ -x $CTINJECT ]] || ktap_skip_all "ctinject not built: make tools"
+require_ctinject
 modprobe -n nf_conntrack_ftp 2>/dev/null || ktap_skip_all "no nf_conntrack_ftp"
 
 NA=200000
